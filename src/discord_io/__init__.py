@@ -1,0 +1,1 @@
+"""Everything that speaks Discord. The only package that imports ``discord``."""

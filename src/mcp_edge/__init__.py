@@ -1,0 +1,1 @@
+"""The MCP edge. The only package that imports ``mcp``."""
