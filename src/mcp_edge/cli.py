@@ -22,8 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description=(
-            "An MCP server that gives swarms of AI agents fast, safe, loss-free access to "
-            "Discord."
+            "An MCP server that gives swarms of AI agents fast, safe, loss-free access to Discord."
         ),
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
