@@ -7,9 +7,13 @@ Output rule: stdout is the stdio transport's wire, so only a command's own answe
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
+
+import anyio
 
 PROG = "mcp-discord"
 
@@ -32,7 +36,72 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the MCP server (not built yet: see README.md, Status)",
         description="Start the MCP server. Not built yet: the MCP edge lands with issue #5.",
     )
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run the sandbox Discord (a local Discord API v10 server) until interrupted",
+        description=(
+            "Run the sandbox Discord: REST and gateway v10 on one port, seeded with guilds, "
+            "users and bots. Prints its base URL, gateway URL and the bots' tokens, then serves "
+            "until SIGINT/SIGTERM. Tokens are sandbox-only."
+        ),
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sandbox.add_argument(
+        "--port", type=int, default=0, help="port to bind (default 0: a free port)"
+    )
+    sandbox.add_argument(
+        "--seed", metavar="FILE", help="YAML or JSON seed file (default: the built-in demo seed)"
+    )
     return parser
+
+
+def _sandbox_banner(sb: object) -> str:
+    from discord_io.sandbox import Sandbox
+
+    assert isinstance(sb, Sandbox)
+    lines = [
+        "mcp-discord sandbox: a local Discord API v10 server (sandbox-only tokens)",
+        f"base URL:    {sb.base_url}",
+        f"gateway URL: {sb.gateway_url}",
+        "bots:",
+    ]
+    width = max(len(bot.name) for bot in sb.bots)
+    lines += [f"  {bot.name:<{width}}  {bot.token}" for bot in sb.bots]
+    return "\n".join(lines)
+
+
+async def _run_sandbox(host: str, port: int, seed_file: str | None) -> None:
+    from discord_io.sandbox import Sandbox, Seed
+
+    seed = Seed.load(seed_file) if seed_file else None
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with anyio.create_task_group() as tg:
+            sb = await tg.start(Sandbox(seed, host=host, port=port).run)
+            print(_sandbox_banner(sb), flush=True)
+            async for signum in signals:
+                name = signal.Signals(signum).name
+                logging.getLogger(__name__).info("sandbox: %s, stopping", name)
+                break
+            tg.cancel_scope.cancel()
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from discord_io.sandbox import SeedError
+
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        anyio.run(_run_sandbox, args.host, args.port, args.seed)
+    except SeedError as exc:
+        print(f"{PROG} sandbox: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{PROG} sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+        case "sandbox":
+            return _sandbox(args)
         case _:
             parser.print_help()
             return 0
