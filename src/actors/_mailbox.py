@@ -180,7 +180,7 @@ class Handle(Generic[M]):
             raise ActorGoneError(self._name) from None
         else:
             self._counters.accepted += 1
-            await anyio.lowlevel.checkpoint()
+            await anyio.lowlevel.cancel_shielded_checkpoint()
             return
         with anyio.move_on_after(timeout) as scope:
             try:
@@ -269,7 +269,7 @@ class Mailbox(Generic[M]):
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             raise StopAsyncIteration from None
         else:
-            await anyio.lowlevel.checkpoint()
+            await anyio.lowlevel.cancel_shielded_checkpoint()
         self._counters.processed += 1
         return msg
 
