@@ -6,10 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench bench-runtime lock clean help
+.PHONY: run test lint typecheck bench bench-runtime lock clean help
 
 help:
-	@echo "make run        set up .venv and start the server (sandbox Discord, no token needed)"
+	@echo "make run        set up .venv and start the sandbox Discord (the MCP server lands with issue #5)"
 	@echo "make test       set up .venv and run the linters, the type checker and the whole suite"
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make lock       re-resolve dependencies (needs uv) into uv.lock and requirements.lock"
@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+# Until the MCP edge lands (issue #5), `make run` starts the sandbox Discord: the local Discord
+# that the server will embed as its default. It prints its URL and the demo bots' tokens.
 run: $(STAMP)
-	$(BIN)/mcp-discord serve
+	$(BIN)/mcp-discord sandbox
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
