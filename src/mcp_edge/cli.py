@@ -52,6 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--seed", metavar="FILE", help="YAML or JSON seed file (default: the built-in demo seed)"
     )
+    sandbox.add_argument(
+        "--no-rate-limits",
+        action="store_true",
+        help="enforce no REST rate limits (benchmarks); injected faults still work",
+    )
+    sandbox.add_argument(
+        "--message-limit",
+        metavar="N/SECONDS",
+        help="message creates allowed per channel per window (default 5/5, as Discord)",
+    )
+    sandbox.add_argument(
+        "--control-remote",
+        action="store_true",
+        help="answer the control API (/_sandbox) from non-loopback addresses too",
+    )
     return parser
 
 
@@ -67,16 +82,38 @@ def _sandbox_banner(sb: object) -> str:
     ]
     width = max(len(bot.name) for bot in sb.bots)
     lines += [f"  {bot.name:<{width}}  {bot.token}" for bot in sb.bots]
+    if sb.config.control_api:
+        lines.append(f"control API: {sb.http_url}/_sandbox (see docs/sandbox.md)")
     return "\n".join(lines)
 
 
-async def _run_sandbox(host: str, port: int, seed_file: str | None) -> None:
-    from discord_io.sandbox import Sandbox, Seed
+def _sandbox_config(args: argparse.Namespace) -> object:
+    from discord_io.sandbox import RateLimitConfig, SandboxConfig
+
+    limits: RateLimitConfig | None = RateLimitConfig()
+    if args.message_limit:
+        count, _, seconds = args.message_limit.partition("/")
+        try:
+            limit, window = int(count), float(seconds or "5")
+            limits = RateLimitConfig().override("message-create", limit=limit, window=window)
+        except ValueError:
+            raise SystemExit(
+                f"{PROG} sandbox: --message-limit wants N/SECONDS such as 5/5, "
+                f"got {args.message_limit!r}"
+            ) from None
+    if args.no_rate_limits:
+        limits = None
+    return SandboxConfig(rate_limits=limits, control_remote=args.control_remote)
+
+
+async def _run_sandbox(host: str, port: int, seed_file: str | None, config: object = None) -> None:
+    from discord_io.sandbox import Sandbox, SandboxConfig, Seed
 
     seed = Seed.load(seed_file) if seed_file else None
+    assert config is None or isinstance(config, SandboxConfig)
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with anyio.create_task_group() as tg:
-            sb = await tg.start(Sandbox(seed, host=host, port=port).run)
+            sb = await tg.start(Sandbox(seed, host=host, port=port, config=config).run)
             print(_sandbox_banner(sb), flush=True)
             async for signum in signals:
                 name = signal.Signals(signum).name
@@ -94,7 +131,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        anyio.run(_run_sandbox, args.host, args.port, args.seed)
+        anyio.run(_run_sandbox, args.host, args.port, args.seed, _sandbox_config(args))
     except SeedError as exc:
         print(f"{PROG} sandbox: {exc}", file=sys.stderr)
         return 2

@@ -5,13 +5,17 @@ file or the built-in default seed. Public API:
 
 - :class:`Sandbox` / :func:`sandbox_server` — run one (``port=0`` picks a free port);
 - :class:`Seed`, :func:`default_seed`, :class:`SeedError` — what it starts with;
-- :class:`SandboxConfig`, :class:`GatewayConfig` — timings and limits;
+- :class:`SandboxConfig`, :class:`GatewayConfig`, :class:`RateLimitConfig` — timings and limits;
 - :class:`Router`, :class:`Call`, :class:`Reply` — for adding endpoint families (``_routes/``);
-- ``ResponseHook`` and ``RateLimitHook`` — where OpenAPI checks and rate limits plug in.
+- ``ResponseHook`` and ``RateLimitHook`` — where OpenAPI checks and rate limits plug in;
+- the control API under ``/_sandbox`` (``_control``), and its client,
+  :mod:`discord_io.sandbox.control_client`.
 
 Modules: ``_model`` objects, ``_state`` the world and its rules, ``_serialize`` Discord's JSON
 shapes, ``_seed`` seed files, ``_app`` the REST pipeline, ``_routes`` the endpoints,
-``_gateway`` sockets, ``_sessions`` sessions and fan-out, ``_server`` the running server.
+``_gateway`` sockets, ``_sessions`` sessions and fan-out, ``_server`` the running server;
+``_channel_ops``, ``_reaction_ops``, ``_thread_ops`` and ``_webhook_ops`` the rules of the channel
+endpoint families (modify/delete/overwrites/pins/bulk delete, reactions, threads, webhooks).
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ from ._errors import DiscordError
 from ._events import Dispatch
 from ._intents import Intent
 from ._model import Bot, Channel, ChannelType, Guild, Member, Message, Role, User
+from ._ratelimits import BucketSpec, RateLimitConfig
 from ._seed import Seed, SeedError, default_seed, make_token
 from ._server import Sandbox, sandbox_server
 from ._state import SandboxState
 
 __all__ = [
     "Bot",
+    "BucketSpec",
     "Call",
     "Channel",
     "ChannelType",
@@ -38,6 +44,7 @@ __all__ = [
     "Intent",
     "Member",
     "Message",
+    "RateLimitConfig",
     "RateLimitHook",
     "Reply",
     "ResponseHook",

@@ -329,8 +329,29 @@ def create_app(
         handler_args={"max_field_size": 16384},
     )
     app[STATE_KEY] = state
-    for router in routers:
-        for spec in router.specs:
-            path = API_PREFIX + spec.path if spec.api else spec.path
-            app.router.add_route(spec.method, path, _mount(spec, state))
+    mounted = [
+        (API_PREFIX + spec.path if spec.api else spec.path, spec)
+        for router in routers
+        for spec in router.specs
+    ]
+    mounted.sort(key=lambda item: _precedence(item[0]))  # stable: ties keep router order
+    resources: dict[str, web.Resource] = {}
+    for path, spec in mounted:
+        resource = resources.get(path)
+        if resource is None:
+            resource = resources[path] = app.router.add_resource(path)
+        resource.add_route(spec.method, _mount(spec, state))
     return app
+
+
+def _precedence(path: str) -> tuple[int, ...]:
+    """Sort key putting, of two templates that can match one path, the more literal first.
+
+    aiohttp tries the resources sharing a static prefix (every ``/channels/{channel_id}/...``
+    route) one by one, in registration order, and the first match wins. Ordered by this key,
+    ``/channels/{channel_id}/messages/pins`` comes before ``.../messages/{message_id}`` as on
+    Discord (a literal segment beats a parameter), and the short, hot templates
+    (``/channels/{channel_id}``, ``.../messages``) come early instead of after every other
+    channel route. One resource per template (all its methods) keeps the list short.
+    """
+    return tuple(1 if "{" in segment else 0 for segment in path.split("/"))

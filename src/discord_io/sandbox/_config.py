@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import attrs
 
+from ._ratelimits import RateLimitConfig
+
 
 @attrs.frozen
 class GatewayConfig:
@@ -43,3 +45,11 @@ class SandboxConfig:
     """Largest REST request body in bytes (413, code 40005, beyond)."""
     nonce_window: float = 300.0
     """Seconds a message nonce with ``enforce_nonce`` is remembered."""
+    rate_limits: RateLimitConfig | None = attrs.field(factory=RateLimitConfig)
+    """Discord's REST rate limits (``_ratelimits``); None enforces none (benchmarks), though
+    injected 429/5xx faults and the counters still work. Change one bucket with e.g.
+    ``RateLimitConfig().override("message-create", limit=5, window=0.5)``."""
+    control_api: bool = True
+    """Serve the control API under ``/_sandbox`` (see ``_control``)."""
+    control_remote: bool = False
+    """Accept control API calls from non-loopback addresses (refused with 403 otherwise)."""

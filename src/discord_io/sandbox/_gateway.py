@@ -22,16 +22,17 @@ reads as well.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import logging
 import secrets
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 from aiohttp import WSMsgType, web
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from . import _errors as errors
 from ._gateway_payloads import guild_create_json, member_chunks, ready_json
@@ -92,9 +93,13 @@ class Connection:
         self._sent_at: collections.deque[float] = collections.deque()
         self._last_beat = anyio.current_time()
         self._scope = anyio.CancelScope()
-        self._outbox: MemoryObjectSendStream[str]
-        self._inbox: MemoryObjectReceiveStream[str]
-        self._outbox, self._inbox = anyio.create_memory_object_stream[str](self.config.outbox_limit)
+        self._outbox: collections.deque[tuple[str, float]] = collections.deque()
+        """Frames for the writer, each with when it was queued (the control API's latency)."""
+        self._outbox_open = True
+        self._wakeup: anyio.Event | None = None
+        """Set when a frame is queued while the writer waits for one."""
+        self._loop_time = asyncio.get_running_loop().time
+        """``anyio.current_time`` on asyncio (aiohttp's loop), without its per-call lookups."""
 
     @property
     def compression(self) -> str | None:
@@ -105,15 +110,17 @@ class Connection:
 
     def send_text(self, text: str) -> None:
         """Queue a payload; a socket that cannot keep up is closed (its session resumes)."""
-        if self.close_code is not None or self.dropped:
+        if self.close_code is not None or self.dropped or not self._outbox_open:
             return
-        try:
-            self._outbox.send_nowait(text)
-        except anyio.WouldBlock:
+        if len(self._outbox) >= self.config.outbox_limit:
             _log.warning("gateway socket not keeping up; closing it with 4000")
             self.close(4000, "Outbox full.")
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass
+            return
+        self._outbox.append((text, self._loop_time()))
+        wakeup = self._wakeup
+        if wakeup is not None:
+            self._wakeup = None
+            wakeup.set()
 
     def send_op(self, op: int, data: object = None) -> None:
         """Queue a non-dispatch payload."""
@@ -164,8 +171,8 @@ class Connection:
                     await self.ws.close(code=code, message=self.close_reason.encode())
             except (TimeoutError, ConnectionError, RuntimeError):
                 pass
-        self._outbox.close()
-        self._inbox.close()
+        self._outbox_open = False
+        self._outbox.clear()
         session = self.session
         if session is not None:
             ended_with = self.close_code if self.close_code is not None else self.ws.close_code
@@ -175,10 +182,23 @@ class Connection:
         return round(self.config.heartbeat_interval * 1000)
 
     async def _write(self) -> None:
+        # A deque and an Event rather than a memory object stream: one wake-up per frame and
+        # no checkpoint before each receive (fan-out sends a frame per recipient socket).
         ws = self.ws
         compressor = self._compressor
-        async with self._inbox:
-            async for text in self._inbox:
+        outbox = self._outbox
+        try:
+            while True:
+                if not outbox:
+                    self._wakeup = wakeup = anyio.Event()
+                    await wakeup.wait()
+                    continue
+                text, queued_at = outbox.popleft()
+                if self.gateway.latency is not None:
+                    session = self.session
+                    delay = self.gateway.latency(None if session is None else session.bot.id)
+                    if delay > 0:
+                        await anyio.sleep_until(queued_at + delay)
                 try:
                     if compressor is None:
                         await ws.send_str(text)
@@ -190,6 +210,9 @@ class Connection:
                 except (ConnectionError, RuntimeError):
                     self._scope.cancel()
                     return
+        finally:
+            self._outbox_open = False
+            self._wakeup = None
 
     async def _watch_heartbeats(self) -> None:
         timeout = self.config.heartbeat_interval * self.config.heartbeat_grace
@@ -302,6 +325,7 @@ class Connection:
         )
         self.hub.open(session)
         self.session = session
+        self.hub.counters.count(self.hub.counters.identifies, bot.id)
         guild_ids = [gid for gid in sorted(state.guild_ids_of(bot.id)) if session.covers_guild(gid)]
         session.dispatch(
             "READY",
@@ -352,13 +376,16 @@ class Connection:
         self.hub.expire()
         session = self.hub.sessions.get(session_id)
         if session is None or session.ended or session.bot is not bot:
+            self.hub.counters.failed_resumes += 1
             self.send_op(INVALID_SESSION, data=False)
             return
         if seq > session.seq:
+            self.hub.counters.failed_resumes += 1
             self.hub.end(session)
             raise _Closed(4007)
         missed = session.missed_since(seq)
         if missed is None:
+            self.hub.counters.failed_resumes += 1
             self.hub.end(session)
             self.send_op(INVALID_SESSION, data=False)
             return
@@ -372,6 +399,7 @@ class Connection:
         for frame in missed:
             self.send_text(frame)
         session.dispatch("RESUMED", "{}")
+        self.hub.counters.count(self.hub.counters.resumes, bot.id)
         _log.info("gateway: %s resumed session %s (%d replayed)", bot.name, session.id, len(missed))
 
     def _parse_presence(self, data: JSONObject) -> tuple[str, list[JSONObject]]:
@@ -436,6 +464,8 @@ class Gateway:
     def __init__(self, hub: SessionHub) -> None:
         self.hub = hub
         self.connections: set[Connection] = set()
+        self.latency: Callable[[int | None], float] | None = None
+        """Seconds to hold each frame to a bot (by bot id; None before IDENTIFY), or None."""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """``GET /?v=10&encoding=json[&compress=zlib-stream]`` upgraded to a WebSocket."""
@@ -456,6 +486,7 @@ class Gateway:
         elif query.get("encoding", "json") != "json":
             connection.close(4002, "Only encoding=json is supported.")
         self.connections.add(connection)
+        self.hub.counters.connections += 1
         try:
             await connection.run()
         finally:

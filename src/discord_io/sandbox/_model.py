@@ -56,6 +56,7 @@ class MessageType(enum.IntEnum):
     """The message types the sandbox creates."""
 
     DEFAULT = 0
+    CHANNEL_PINNED_MESSAGE = 6
     REPLY = 19
 
 
@@ -155,6 +156,8 @@ class ThreadInfo:
     total_message_sent: int = 0
     member_ids: set[int] = attrs.field(factory=set)
     applied_tags: list[int] = attrs.field(factory=list)
+    joined_at: dict[int, dt.datetime] = attrs.field(factory=dict)
+    """When each member joined (``join_timestamp``); members missing here joined at creation."""
 
 
 @attrs.define(eq=False)
@@ -248,6 +251,9 @@ class Message:
     flags: int = 0
     message_reference: JSONObject | None = None
     webhook_id: int | None = None
+    webhook_author: User | None = None
+    """For a webhook's message: the author as shown (the webhook, with per-message overrides)."""
+    pinned_at: dt.datetime | None = None
     reactions: dict[str, Reaction] = attrs.field(factory=dict)
     """Keyed by the emoji's name (unicode) or ``name:id`` (custom)."""
     deleted: bool = False
@@ -256,6 +262,44 @@ class Message:
     def timestamp(self) -> dt.datetime:
         """When the message was created, read from its id."""
         return snowflake_time(self.id)
+
+
+@attrs.define(eq=False)
+class Webhook:
+    """A channel's incoming webhook (type 1): executing it with its token posts messages."""
+
+    id: int
+    channel_id: int
+    guild_id: int | None
+    name: str
+    token: str
+    user_id: int | None = None
+    """Who created it."""
+    application_id: int | None = None
+    avatar: str | None = None
+    type: int = 1
+
+
+@attrs.frozen
+class Ban:
+    """A user banned from a guild, with the reason given when banning."""
+
+    user_id: int
+    reason: str | None = None
+
+
+@attrs.frozen
+class AuditLogEntry:
+    """One guild audit log entry (``action_type`` is Discord's audit log event number)."""
+
+    id: int
+    action_type: int
+    user_id: int | None
+    target_id: int | None
+    changes: tuple[JSONObject, ...] = ()
+    """``{"key", "old_value"?, "new_value"?}`` items, as Discord records them."""
+    options: JSONObject | None = None
+    reason: str | None = None
 
 
 @attrs.define(eq=False)
@@ -269,6 +313,9 @@ class Guild:
     members: dict[int, Member] = attrs.field(factory=dict)
     channel_ids: list[int] = attrs.field(factory=list)
     voice_states: dict[int, VoiceState] = attrs.field(factory=dict)
+    bans: dict[int, Ban] = attrs.field(factory=dict)
+    audit_log: list[AuditLogEntry] = attrs.field(factory=list)
+    """Oldest first; entries get increasing ids."""
     description: str | None = None
     icon: str | None = None
     features: list[str] = attrs.field(factory=list)

@@ -159,16 +159,22 @@ ALL_PERMISSIONS: Final[int] = _union(Permission)
 
 _NAMES: Final[dict[int, str]] = {flag.value: flag.name for flag in Permission if flag.name}
 
-TIMED_OUT_PERMISSIONS: Final[int] = Permission.VIEW_CHANNEL | Permission.READ_MESSAGE_HISTORY
+TIMED_OUT_PERMISSIONS: Final[int] = int(Permission.VIEW_CHANNEL | Permission.READ_MESSAGE_HISTORY)
 """All a timed-out member keeps, unless they are the owner or an administrator."""
 
-_SEND_DEPENDENTS: Final[int] = (
+_SEND_DEPENDENTS: Final[int] = int(
     Permission.MENTION_EVERYONE
     | Permission.SEND_TTS_MESSAGES
     | Permission.ATTACH_FILES
     | Permission.EMBED_LINKS
 )
 """Implicitly denied when the member cannot send messages ("Implicit Permissions")."""
+
+# Plain ints for the hot paths: ``int & IntFlag`` goes through enum's Python-level __rand__.
+_ADMINISTRATOR: Final[int] = Permission.ADMINISTRATOR.value
+_VIEW_CHANNEL: Final[int] = Permission.VIEW_CHANNEL.value
+_SEND_MESSAGES: Final[int] = Permission.SEND_MESSAGES.value
+_SEND_MESSAGES_IN_THREADS: Final[int] = Permission.SEND_MESSAGES_IN_THREADS.value
 
 _DIGITS = re.compile(r"[0-9]{1,32}")  # ASCII digits only: int() would also take "+1", " 1", "1_0"
 _MAX_SNOWFLAKE: Final[int] = (1 << 64) - 1
@@ -296,7 +302,7 @@ def base_permissions(
         bits = role_permissions[role_id]
         _check_bits(f"role {role_id} permissions", bits)
         permissions |= bits
-    if permissions & Permission.ADMINISTRATOR:
+    if permissions & _ADMINISTRATOR:
         return ALL_PERMISSIONS
     return permissions & ALL_PERMISSIONS
 
@@ -325,7 +331,7 @@ def channel_permissions(
     denies). Two overwrites for the same role or member raise ``ValueError``.
     """
     _check_bits("base permissions", base)
-    if base & Permission.ADMINISTRATOR:
+    if base & _ADMINISTRATOR:
         return ALL_PERMISSIONS
 
     role_ids = frozenset(member_role_ids)
@@ -357,13 +363,13 @@ def channel_permissions(
 
     if timed_out:
         permissions &= TIMED_OUT_PERMISSIONS
-    send: int = Permission.SEND_MESSAGES
+    send = _SEND_MESSAGES
     if in_thread:
-        permissions &= ~Permission.SEND_MESSAGES
-        send = Permission.SEND_MESSAGES_IN_THREADS
+        permissions &= ~_SEND_MESSAGES
+        send = _SEND_MESSAGES_IN_THREADS
     if not permissions & send:
         permissions &= ~_SEND_DEPENDENTS
-    if not permissions & Permission.VIEW_CHANNEL:
+    if not permissions & _VIEW_CHANNEL:
         return 0
     return permissions
 

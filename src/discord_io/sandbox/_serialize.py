@@ -26,6 +26,7 @@ from ._model import (
     Role,
     User,
     VoiceState,
+    Webhook,
 )
 from ._snowflake import iso_timestamp
 
@@ -385,7 +386,7 @@ def message_json(
         "components": [] if redact else [dict(c) for c in message.components],
         "id": str(message.id),
         "channel_id": str(message.channel_id),
-        "author": user_json(users[message.author_id]),
+        "author": user_json(message.webhook_author or users[message.author_id]),
         "pinned": message.pinned,
         "mention_everyone": message.mention_everyone,
         "tts": message.tts,
@@ -412,3 +413,36 @@ def message_json(
         if member is not None:
             out["member"] = partial_member_json(member)
     return out
+
+
+def webhook_json(state: SandboxState, webhook: Webhook, *, token: bool = True) -> JSONObject:
+    """``GuildIncomingWebhookResponse``; ``token`` is shown to those who may manage it."""
+    out: JSONObject = {
+        "id": str(webhook.id),
+        "type": webhook.type,
+        "guild_id": _id(webhook.guild_id),
+        "channel_id": str(webhook.channel_id),
+        "name": webhook.name,
+        "avatar": webhook.avatar,
+        "application_id": _id(webhook.application_id),
+    }
+    creator = state.users.get(webhook.user_id) if webhook.user_id is not None else None
+    if creator is not None:
+        out["user"] = user_json(creator)
+    if token:
+        out["token"] = webhook.token
+        out["url"] = f"{state.cdn_base}/api/v10/webhooks/{webhook.id}/{webhook.token}"
+    return out
+
+
+def thread_member_json(channel: Channel, user_id: int) -> JSONObject:
+    """``ThreadMemberResponse``: one user's membership of a thread."""
+    info = channel.thread
+    assert info is not None
+    joined = info.joined_at.get(user_id, info.create_timestamp)
+    return {
+        "id": str(channel.id),
+        "user_id": str(user_id),
+        "join_timestamp": iso_timestamp(joined),
+        "flags": 0,
+    }

@@ -96,6 +96,24 @@ class Session:
 
 
 @attrs.define
+class GatewayCounters:
+    """What the gateway has seen since the start (or the last reset), for the control API."""
+
+    connections: int = 0
+    """Sockets opened."""
+    identifies: dict[int, int] = attrs.field(factory=dict)
+    """Successful IDENTIFYs, by bot id."""
+    resumes: dict[int, int] = attrs.field(factory=dict)
+    """Successful RESUMEs, by bot id."""
+    failed_resumes: int = 0
+    """RESUMEs answered with INVALID_SESSION(false) or closed with 4007."""
+
+    def count(self, table: dict[int, int], bot_id: int) -> None:
+        """Add one to ``table[bot_id]``."""
+        table[bot_id] = table.get(bot_id, 0) + 1
+
+
+@attrs.define
 class SessionHub:
     """Every live session, the fan-out over them, and the fault surface."""
 
@@ -104,6 +122,7 @@ class SessionHub:
     clock: Callable[[], float] = time.monotonic
     sessions: dict[str, Session] = attrs.field(factory=dict)
     _by_bot: dict[int, list[Session]] = attrs.field(factory=dict)
+    counters: GatewayCounters = attrs.field(factory=GatewayCounters)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -154,23 +173,28 @@ class SessionHub:
         state = self.state
         channel = state.channels.get(dispatch.channel_id) if dispatch.channel_id else None
         guild_id = dispatch.guild_id
-        for sessions in self._by_bot.values():
+        by_bot = self._by_bot
+        if guild_id is not None:  # only the guild's members can hear it: skip the other bots
+            members = state.guilds[guild_id].members if guild_id in state.guilds else {}
+            groups = [by_bot[bot_id] for bot_id in by_bot if bot_id in members]
+        else:
+            groups = list(by_bot.values())
+        wanted, content = dispatch.intents, int(Intent.MESSAGE_CONTENT)
+        for sessions in groups:
             for session in sessions:
-                if dispatch.intents and not session.intents & dispatch.intents:
+                if wanted and not session.intents & wanted:
                     continue
                 bot_id = session.bot.id
                 if dispatch.user_ids is not None and bot_id not in dispatch.user_ids:
                     continue
                 if guild_id is not None:
-                    if guild_id not in state.guild_ids_of(bot_id) or not session.covers_guild(
-                        guild_id
-                    ):
+                    if not session.covers_guild(guild_id):
                         continue
                     if channel is not None and not state.can_view(bot_id, channel):
                         continue
                 if (
                     dispatch.redacted is not None
-                    and not session.intents & Intent.MESSAGE_CONTENT
+                    and not session.intents & content
                     and bot_id not in dispatch.sees_content
                 ):
                     if redacted is None:

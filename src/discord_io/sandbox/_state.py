@@ -43,8 +43,9 @@ from ._model import (
     MessageType,
     Role,
     User,
+    Webhook,
 )
-from ._serialize import message_json, partial_member_json, user_json
+from ._serialize import channel_json, message_json, partial_member_json, user_json
 from ._snowflake import SnowflakeGenerator
 
 _USER_MENTION = re.compile(r"<@!?(\d{1,20})>")
@@ -90,6 +91,7 @@ class SandboxState:
     guilds: dict[int, Guild] = attrs.field(factory=dict)
     channels: dict[int, Channel] = attrs.field(factory=dict)
     messages: dict[int, Message] = attrs.field(factory=dict)
+    webhooks: dict[int, Webhook] = attrs.field(factory=dict)
     _bots_by_token: dict[str, Bot] = attrs.field(factory=dict, init=False)
     _user_guilds: dict[int, set[int]] = attrs.field(factory=dict, init=False)
     _history: dict[int, list[int]] = attrs.field(factory=dict, init=False)
@@ -130,6 +132,13 @@ class SandboxState:
         self.guilds[member.guild_id].members[member.user_id] = member
         self._user_guilds.setdefault(member.user_id, set()).add(member.guild_id)
         return member
+
+    def remove_member(self, guild_id: int, user_id: int) -> Member | None:
+        """End a user's membership of a guild (kick, ban, leave); their voice state goes too."""
+        guild = self.guilds[guild_id]
+        guild.voice_states.pop(user_id, None)
+        self._user_guilds.get(user_id, set()).discard(guild_id)
+        return guild.members.pop(user_id, None)
 
     def add_channel(self, channel: Channel) -> Channel:
         """Add a channel (to its guild's list when it has one)."""
@@ -259,10 +268,16 @@ class SandboxState:
             needed = SEND_MESSAGES_IN_THREADS if channel.is_thread else SEND_MESSAGES
             if not perms & needed:
                 raise errors.missing_permissions()
-            if channel.thread is not None and channel.thread.locked:
+            if (
+                channel.thread is not None
+                and channel.thread.locked
+                and not perms & PERMISSION_BITS["manage_threads"]
+            ):
                 raise errors.missing_permissions()
         if not content and not embeds and not files and not components:
             raise errors.empty_message()
+        if channel.thread is not None and channel.thread.archived:
+            self._reopen(channel)
         if nonce is not None and enforce_nonce:
             twin = self._nonce_twin(author_id, str(nonce))
             if twin is not None:
@@ -445,7 +460,55 @@ class SandboxState:
             )
         )
 
+    def post_message(self, message: Message, channel: Channel, perms: int = 0) -> None:
+        """Record a message built elsewhere (a webhook's, a forum post's first) and dispatch
+        MESSAGE_CREATE; ``perms`` are the author's, for @everyone mentions."""
+        self._resolve_mentions(message, channel, perms, AllowedMentions())
+        self.messages[message.id] = message
+        self._history[channel.id].append(message.id)
+        self._delivered.setdefault(channel.id, []).append(message)
+        channel.last_message_id = message.id
+        if channel.thread is not None:
+            channel.thread.message_count += 1
+            channel.thread.total_message_sent += 1
+        self._publish_message("MESSAGE_CREATE", message, channel)
+
+    def store_attachment(self, channel_id: int, new: NewAttachment) -> Attachment:
+        """Keep an uploaded file for a message built elsewhere; the CDN route serves it."""
+        return self._store_attachment(channel_id, new)
+
+    def unlist_message(self, message: Message) -> None:
+        """Remove a message from the world without dispatching (bulk delete, channel delete)."""
+        message.deleted = True
+        self.messages.pop(message.id, None)
+        ids = self._history.get(message.channel_id, [])
+        at = bisect.bisect_left(ids, message.id)
+        if at < len(ids) and ids[at] == message.id:
+            del ids[at]
+        channel = self.channels.get(message.channel_id)
+        if channel is not None and channel.thread is not None:
+            channel.thread.message_count = max(0, channel.thread.message_count - 1)
+
+    def history_ids(self, channel_id: int) -> list[int]:
+        """The ids of a channel's live messages, oldest first (live view: do not mutate)."""
+        return self._history.get(channel_id, [])
+
     # ----------------------------------------------------------------- helpers
+
+    def _reopen(self, thread: Channel) -> None:
+        """Posting into an archived thread unarchives it (THREAD_UPDATE), as on Discord."""
+        assert thread.thread is not None
+        thread.thread.archived = False
+        thread.thread.archive_timestamp = dt.datetime.now(dt.UTC)
+        self.publish(
+            Dispatch(
+                "THREAD_UPDATE",
+                channel_json(self, thread),
+                int(Intent.GUILDS),
+                guild_id=thread.guild_id,
+                channel_id=thread.id,
+            )
+        )
 
     def _publish_message(self, event: str, message: Message, channel: Channel) -> None:
         data = message_json(self, message, nonce=event == "MESSAGE_CREATE", gateway=True)

@@ -26,6 +26,9 @@ Choices worth knowing:
   specific path decides: if it lacks the method, that is a failure (no fallback to a less
   specific path), as is a route the spec does not know, unless it starts with one of
   ``ignore_prefixes`` (the sandbox's own control API).
+- A request the sandbox had no route for (``on_response`` gets an empty template) answered
+  404 or 405 is Discord's answer to a route or method it does not have: its body is held to
+  ``ErrorResponse`` (`SpecValidator.validate_unrouted`), as no operation documents it.
 - A status the operation does not document fails, except server errors (5xx): the spec
   documents none, and Discord answers those with its generic error object, so a JSON 5xx body
   is held to ``ErrorResponse``. A status documented without content (204) requires no body.
@@ -230,6 +233,19 @@ DOCS_OVERRIDES: Final = (
         },
         reason="topics/rate-limits.mdx, Rate Limit Response Structure: `code?` is optional "
         "(message, retry_after and global are required)",
+    ),
+    DocsOverride(
+        pointer="/components/schemas/InnerErrors/properties/_errors/items",
+        expected={"$ref": "#/components/schemas/Error"},
+        replacement={
+            "type": "object",
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "required": ["code", "message"],
+        },
+        reason="topics/opcodes-and-status-codes.mdx, JSON Error Codes, points to Reference, "
+        "Error Messages, whose examples give each field error in an `_errors` list a string "
+        'code (`{"code": "BASE_TYPE_REQUIRED", "message": "This field is required"}`); the '
+        "spec reuses the top-level Error object, whose code is an integer",
     ),
 )
 """Every deliberate departure from the spec, each with the docs' reason."""
@@ -443,6 +459,24 @@ class SpecValidator:
 
     # the check
 
+    def validate_unrouted(self, method: str, path: str, status: int, body: object) -> None:
+        """Raise AssertionError unless ``body`` is Discord's error object for a missing route.
+
+        For a request no sandbox route took: 404 (no such path) or 405 (no such method) with
+        ``{"message": "404: Not Found", "code": 0}``-shaped bodies, held to ``ErrorResponse``.
+        """
+        if self.is_ignored(path):
+            return
+        request = f"{method.upper()} {path} -> {status}"
+        if status not in (404, 405):
+            raise AssertionError(
+                f"{request}: no route took the request, so only 404 or 405 may answer it"
+            )
+        plan = _Plan("(no route)", SERVER_ERROR_SCHEMA, "ErrorResponse (no such route)")
+        errors = list(self._validator(SERVER_ERROR_SCHEMA).iter_errors(body))
+        if errors:
+            raise AssertionError(_describe(request, plan, errors))
+
     def validate(
         self, method: str, route: str, status: int, body: object, *, path: str | None = None
     ) -> None:
@@ -574,7 +608,10 @@ class ResponseRecorder:
                 self.ignored += 1
             return
         try:
-            self.validator.validate(method, route, status, body, path=path)
+            if not route_template and status in (404, 405):
+                self.validator.validate_unrouted(method, path, status, body)
+            else:
+                self.validator.validate(method, route, status, body, path=path)
         except AssertionError as exc:
             failure = str(exc)
         except Exception as exc:  # the edge: a checker bug must fail the test, not the sandbox

@@ -8,9 +8,16 @@ import anyio
 import discord
 import pytest
 
-from discord_io.sandbox import Sandbox
+from discord_io.sandbox import RateLimitConfig, Sandbox, SandboxConfig
 
 pytestmark = [pytest.mark.anyio]
+
+
+@pytest.fixture
+def sandbox_config() -> SandboxConfig:
+    """Message creates at 5 per 0.2 s: these tests post more than 5 messages to one channel."""
+    return SandboxConfig(rate_limits=RateLimitConfig().override("message-create", window=0.2))
+
 
 CONTENT = discord.Intents.default() | discord.Intents(message_content=True)
 
