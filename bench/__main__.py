@@ -12,10 +12,11 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from bench import runtime
+from bench import runtime, store
 
 SCENARIOS: dict[str, ModuleType] = {
     "runtime": runtime,
+    "store": store,
 }
 
 
