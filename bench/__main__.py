@@ -12,9 +12,10 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from bench import runtime, store
+from bench import agents, runtime, store
 
 SCENARIOS: dict[str, ModuleType] = {
+    "agents": agents,
     "runtime": runtime,
     "store": store,
 }
