@@ -7,6 +7,7 @@ Output rule: stdout is the stdio transport's wire, so only a command's own answe
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import signal
 import sys
@@ -122,6 +123,11 @@ async def _run_sandbox(host: str, port: int, seed_file: str | None, config: obje
             tg.cancel_scope.cancel()
 
 
+def _asyncio_options() -> dict[str, object]:
+    """asyncio on uvloop where it is installed (a dependency except on Windows): 10-20 % faster."""
+    return {"use_uvloop": importlib.util.find_spec("uvloop") is not None}
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from discord_io.sandbox import SeedError
 
@@ -131,7 +137,14 @@ def _sandbox(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        anyio.run(_run_sandbox, args.host, args.port, args.seed, _sandbox_config(args))
+        anyio.run(
+            _run_sandbox,
+            args.host,
+            args.port,
+            args.seed,
+            _sandbox_config(args),
+            backend_options=_asyncio_options(),
+        )
     except SeedError as exc:
         print(f"{PROG} sandbox: {exc}", file=sys.stderr)
         return 2
