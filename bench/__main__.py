@@ -12,11 +12,12 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from bench import agents, runtime, store
+from bench import agents, runtime, sandbox, store
 
 SCENARIOS: dict[str, ModuleType] = {
     "agents": agents,
     "runtime": runtime,
+    "sandbox": sandbox,
     "store": store,
 }
 
