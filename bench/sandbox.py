@@ -22,8 +22,8 @@ real sockets:
    generator (on the other core of a 2-core machine) manages to send.
 
 Options beyond the sizes: ``--no-rate-limits`` starts the sandbox without Discord's limits,
-``--uvloop`` runs its event loop on uvloop (the CLI runs plain asyncio), ``--profile PATH``
-writes a cProfile of its CPU time (read it with ``python -m pstats PATH``).
+``--uvloop`` forces uvloop through a wrapper (the CLI already uses it when installed),
+``--profile PATH`` writes a cProfile of its CPU time (read it with ``python -m pstats PATH``).
 
 The report gives requests/s, sandbox CPU ms per 1000 requests, requests/s per sandbox core,
 how busy the sandbox's core was, latency p50/p99 per request kind, bots connected at the start
@@ -92,7 +92,7 @@ class SandboxBenchConfig:
     """Discord's REST rate limits on (the default) or off (``mcp-discord sandbox
     --no-rate-limits``): the limiter's cost is part of what a request costs."""
     uvloop: bool = False
-    """Run the sandbox's event loop on uvloop (the CLI runs plain asyncio today)."""
+    """Force uvloop through a wrapper (the CLI already runs on uvloop when it is installed)."""
     profile: Path | None = None
     """Run the sandbox under cProfile and write its stats here (figures then include it)."""
 
@@ -603,7 +603,7 @@ def render_markdown(report: SandboxBenchReport) -> str:
         "- sandbox: `python -m mcp_edge sandbox --port 0 --seed <generated>"
         f"{'' if config.rate_limits else ' --no-rate-limits'}` in its own process, "
         f"Discord's rate limits {'on' if config.rate_limits else 'OFF'}, event loop "
-        f"{'uvloop (--uvloop)' if config.uvloop else 'asyncio (as the CLI runs it)'}",
+        f"{'uvloop (--uvloop)' if config.uvloop else 'as the CLI runs it (uvloop when installed)'}",
         f"- load: {config.bots} bots over {config.guilds} guilds x {config.channels} text "
         f"channels, {config.concurrency} requests in flight; mix {mix} "
         f"(list = `?limit={HISTORY_LIMIT}`); {config.warmup:g} s warm-up, "
@@ -743,7 +743,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--uvloop",
         action="store_true",
-        help="run the sandbox process on uvloop instead of the CLI's asyncio loop",
+        help="force uvloop through a wrapper (the CLI already uses it when installed)",
     )
     parser.add_argument(
         "--profile",
