@@ -171,6 +171,10 @@ class Handle(Generic[M]):
 
         Raises :class:`MailboxFullError` if there is still no room after ``timeout`` seconds,
         and :class:`ActorGoneError` if the actor stops taking messages.
+
+        The message is queued before the first await: when there is room, ``tell`` returns
+        without yielding, so a caller cancelled around it never leaves the outcome in doubt
+        (and a producer runs at most ``capacity`` messages ahead of its actor before waiting).
         """
         try:
             self._send.send_nowait(msg)
@@ -180,18 +184,21 @@ class Handle(Generic[M]):
             raise ActorGoneError(self._name) from None
         else:
             self._counters.accepted += 1
-            await anyio.lowlevel.cancel_shielded_checkpoint()
             return
-        with anyio.move_on_after(timeout) as scope:
-            try:
-                await self._send.send(msg)
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                raise ActorGoneError(self._name) from None
-        if scope.cancelled_caught:
-            self._counters.rejected += 1
-            raise MailboxFullError(
-                self._name, capacity=self._capacity, retry_after=max(timeout, 0.05)
-            )
+        if timeout == math.inf:  # no deadline: skip the cost of a cancel scope
+            await self._send_waiting(msg)
+            return
+        with anyio.move_on_after(timeout):
+            await self._send_waiting(msg)
+            return
+        self._counters.rejected += 1  # only reached when the deadline passed
+        raise MailboxFullError(self._name, capacity=self._capacity, retry_after=max(timeout, 0.05))
+
+    async def _send_waiting(self, msg: M) -> None:
+        try:
+            await self._send.send(msg)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            raise ActorGoneError(self._name) from None
         self._counters.accepted += 1
 
     async def ask(self, make: Callable[[Reply[R]], M], *, timeout: float) -> R:
@@ -259,6 +266,9 @@ class Mailbox(Generic[M]):
         return self
 
     async def __anext__(self) -> M:
+        # Checkpoint before taking a message, never after: a cancellation then leaves the
+        # message queued for the next reader (a restarted actor) instead of losing it.
+        await anyio.lowlevel.checkpoint()
         try:
             msg = self._receive.receive_nowait()
         except anyio.WouldBlock:
@@ -268,8 +278,6 @@ class Mailbox(Generic[M]):
                 raise StopAsyncIteration from None
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             raise StopAsyncIteration from None
-        else:
-            await anyio.lowlevel.cancel_shielded_checkpoint()
         self._counters.processed += 1
         return msg
 

@@ -213,3 +213,29 @@ def test_handle_names_itself() -> None:
     assert not math.isinf(handle.statistics().capacity)
     handle.close()
     mailbox.close()
+
+
+async def test_cancelled_reader_leaves_the_message_queued() -> None:
+    """A reader cancelled as it asks for the next message takes nothing: no message is lost."""
+    handle, mailbox = open_mailbox[CounterMsg]("resilient", 4)
+    with mailbox:
+        handle.tell_nowait(Add(7))
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await mailbox.__anext__()
+        assert scope.cancelled_caught
+        assert mailbox.depth == 1
+        assert mailbox.receive_nowait() == Add(7)
+        handle.close()
+
+
+async def test_tell_with_room_queues_before_any_await() -> None:
+    """tell into a mailbox with room queues the message even under a cancelled scope."""
+    handle, mailbox = open_mailbox[CounterMsg]("eager", 4)
+    with mailbox:
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await handle.tell(Add(1))
+        assert not scope.cancelled_caught
+        assert mailbox.receive_nowait() == Add(1)
+        handle.close()
