@@ -6,12 +6,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench bench-runtime lock clean help
+.PHONY: run test lint typecheck bench lock clean help
 
 help:
 	@echo "make run        set up .venv and start the sandbox Discord (the MCP server lands with issue #5)"
 	@echo "make test       set up .venv and run the linters, the type checker and the whole suite"
-	@echo "make bench      run the benchmarks in bench/"
+	@echo "make bench      run every benchmark in bench/ (runtime, store, agents, sandbox)"
 	@echo "make lock       re-resolve dependencies (needs uv) into uv.lock and requirements.lock"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -36,10 +36,11 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/python -m pytest
 
-bench: bench-runtime
+# Each scenario prints a Markdown report; `.venv/bin/python -m bench --help` lists them.
+BENCH_SCENARIOS := runtime store agents sandbox
 
-bench-runtime: $(STAMP)
-	$(BIN)/python -m bench runtime
+bench: $(STAMP)
+	@for scenario in $(BENCH_SCENARIOS); do $(BIN)/python -m bench $$scenario || exit 1; done
 
 lock:
 	uv lock
