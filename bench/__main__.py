@@ -12,10 +12,11 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from bench import agents, runtime, sandbox, store
+from bench import agents, pacing, runtime, sandbox, store
 
 SCENARIOS: dict[str, ModuleType] = {
     "agents": agents,
+    "pacing": pacing,
     "runtime": runtime,
     "sandbox": sandbox,
     "store": store,

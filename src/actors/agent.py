@@ -36,9 +36,15 @@ its ChannelActor, which loads those rows and delivers them before anything accep
 every ``sweep_interval`` seconds the same happens again for channels whose actor stopped with a
 backlog (stopped while Discord was down, say).
 
+Shutdown: :meth:`AgentActor.drain` stops intake (later sends raise
+:class:`AgentStoppingError`, nothing accepted), lets the channels deliver what was accepted
+until the agent's outbox is empty or its deadline passes, then stops them (:meth:`stop`): the
+attempt in flight completes; rows still pending stay in the outbox for the next start.
+
 Exceptions::
 
     ActorError
+    ├── AgentStoppingError        the agent is shutting down: not accepted
     ├── AgentBusyError            a channel's queue stayed full for the deadline: not accepted
     ├── SendFailedError           the send under this idempotency key already failed
     ├── SendUnconfirmedError      the durable write was not confirmed in time (also a
@@ -52,7 +58,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 import anyio
@@ -110,6 +116,25 @@ class SendUnconfirmedError(ActorError, TimeoutError):
         )
         self.agent = agent
         self.channel_id = channel_id
+
+
+class AgentStoppingError(ActorError):
+    """The agent is shutting down and takes no more sends: nothing was accepted."""
+
+    def __init__(self, agent: str) -> None:
+        super().__init__(
+            f"agent {agent!r} is shutting down and no longer accepts messages: this one was "
+            "NOT accepted; send it again once the server is back"
+        )
+        self.agent = agent
+
+
+@attrs.define(eq=False)
+class _Intake:
+    """Whether an agent takes sends, and how many are being handed to its channels now."""
+
+    closed: bool = False
+    handing_over: int = 0
 
 
 class ReceiptState(enum.StrEnum):
@@ -170,6 +195,7 @@ class AgentHandle:
     _channels: KeyedSupervisor[int, ChannelMsg] = attrs.field(repr=False, alias="channels")
     _egress: EgressBudget | None = attrs.field(repr=False, alias="egress")
     _options: AgentOptions = attrs.field(repr=False, alias="options")
+    _intake: _Intake | None = attrs.field(default=None, repr=False, alias="intake")
 
     async def send_message(
         self,
@@ -188,6 +214,8 @@ class AgentHandle:
         """
         if delivery not in ("sync", "queued"):
             raise ValueError(f"delivery must be 'sync' or 'queued', not {delivery!r}")
+        if self._intake is not None and self._intake.closed:
+            raise AgentStoppingError(self.agent)
         timeout = self._options.default_timeout if timeout is None else timeout
         deadline = anyio.current_time() + timeout
         if self._egress is not None:
@@ -206,20 +234,21 @@ class AgentHandle:
             channel_id,
             max(1.0, self._options.channel_capacity * self._options.send_interval),
         )
-        try:
-            await self._channels.tell(channel_id, msg, timeout=max(0.0, timeout))
-        except MailboxFullError:
-            raise busy from None
-        try:
-            with anyio.move_on_after(deadline - anyio.current_time()):
-                await accepted_reply.wait()
-        except BaseException:
-            ticket.abandon()  # the caller is gone (cancelled): accept nothing it cannot see
-            raise
-        if not accepted_reply.answered and ticket.abandon():
-            raise busy  # still queued for the intake: it will skip it
-        with anyio.move_on_after(self._options.store_grace):  # taken: the write is under way
-            accepted = await accepted_reply.wait()
+        with self._handing_over():
+            try:
+                await self._channels.tell(channel_id, msg, timeout=max(0.0, timeout))
+            except MailboxFullError:
+                raise busy from None
+            try:
+                with anyio.move_on_after(deadline - anyio.current_time()):
+                    await accepted_reply.wait()
+            except BaseException:
+                ticket.abandon()  # the caller is gone (cancelled): accept nothing it cannot see
+                raise
+            if not accepted_reply.answered and ticket.abandon():
+                raise busy  # still queued for the intake: it will skip it
+            with anyio.move_on_after(self._options.store_grace):  # taken: the write is under way
+                accepted = await accepted_reply.wait()
         if not accepted_reply.answered:
             raise SendUnconfirmedError(self.agent, channel_id, timeout + self._options.store_grace)
         row = accepted.row
@@ -255,6 +284,19 @@ class AgentHandle:
             if self._egress is not None:
                 self._egress.record_error(exc)
             raise
+
+    @contextlib.contextmanager
+    def _handing_over(self) -> Iterator[None]:
+        """Count a send between the intake check and its acceptance (a drain waits for it)."""
+        intake = self._intake
+        if intake is None:
+            yield
+            return
+        intake.handing_over += 1
+        try:
+            yield
+        finally:
+            intake.handing_over -= 1
 
     def _require_ready(self) -> None:
         state = self._port.state
@@ -292,6 +334,7 @@ class AgentActor:
     _actors: dict[int, ChannelActor] = attrs.field(factory=dict, init=False, repr=False)
     _stop: anyio.Event | None = attrs.field(default=None, init=False, repr=False)
     _stop_requested: bool = attrs.field(default=False, init=False, repr=False)
+    _intake: _Intake = attrs.field(factory=_Intake, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         opts = self.options
@@ -322,6 +365,7 @@ class AgentActor:
             channels=self._channels,
             egress=self.egress,
             options=self.options,
+            intake=self._intake,
         )
 
     def channel_actor(self, channel_id: int) -> ChannelActor | None:
@@ -342,8 +386,53 @@ class AgentActor:
             sweep.cancel()
             self._channels.stop()
 
+    @property
+    def accepting(self) -> bool:
+        """Whether sends are taken (False once :meth:`close_intake` or :meth:`stop` ran)."""
+        return not self._intake.closed
+
+    def close_intake(self) -> None:
+        """Refuse new sends (:class:`AgentStoppingError`); what was accepted still goes out."""
+        self._intake.closed = True
+
+    async def drain(self, timeout: float, *, poll: float = 0.05) -> int:
+        """Stop intake, deliver what was accepted for up to ``timeout`` s, then :meth:`stop`.
+
+        Returns how many of the agent's outbox rows are still pending (0: fully drained);
+        they stay in the outbox for the next start. Sends being handed to a channel when
+        intake closed are accepted (or refused) first and count as accepted.
+        """
+        self.close_intake()
+        left = -1
+        with anyio.move_on_after(max(0.0, timeout)):
+            left = await self._wait_drained(poll)
+        self.stop()
+        if left < 0:
+            with anyio.move_on_after(max(poll, 1.0)):  # only to report the number
+                left = len(await self.store.pending(self.agent, timeout=self.options.store_timeout))
+        return max(left, 0)
+
+    async def _wait_drained(self, poll: float) -> int:
+        """Wait until nothing is being accepted and the agent's outbox has no pending row."""
+        while True:
+            stats = self._channels.statistics()
+            busy = self._intake.handing_over or any(
+                c.mailbox.depth or c.mailbox.waiting_senders for c in stats.per_child
+            )
+            if not busy:
+                rows = await self.store.pending(self.agent, timeout=self.options.store_timeout)
+                if not rows:
+                    return 0
+                live = {c.key for c in stats.per_child}
+                for channel_id in dict.fromkeys(row.channel_id for row in rows):
+                    if channel_id not in live:  # its actor was reaped with a backlog
+                        with contextlib.suppress(ActorError):  # full, or channels stopped
+                            self._channels.tell_nowait(channel_id, Wake())
+            await anyio.sleep(poll)  # a shutdown-only wait; delivery has no event to await
+
     def stop(self) -> None:
         """Stop intake; channels finish their attempt in flight; the outbox keeps the rest."""
+        self._intake.closed = True
         self._stop_requested = True
         if self._stop is not None:
             self._stop.set()
@@ -393,6 +482,7 @@ __all__ = [
     "AgentBusyError",
     "AgentHandle",
     "AgentOptions",
+    "AgentStoppingError",
     "Delivery",
     "ReceiptState",
     "SendFailedError",

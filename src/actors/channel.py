@@ -41,10 +41,13 @@ delivery
 Pacing, before every attempt: the per-channel :class:`~actors.DiscordBucket`, then the agent's
 global TokenBucket (Discord's 50 requests/s per bot, shared by all of the agent's channels),
 then the agent's own budget, then the shared :class:`~actors.egress.EgressBudget` (no request
-while the egress IP's invalid-request budget is spent). The port returns no rate-limit headers
-(discord.py reads them and already waits on Discord's buckets), so the DiscordBucket learns only
-from 429s: it blocks for their ``retry_after``; the steady state relies on discord.py's own
-header-driven pacing and on the token buckets.
+while the egress IP's invalid-request budget is spent). The DiscordBucket predicts the channel's
+message-create bucket from the ``X-RateLimit-*`` headers of each answer (``SentMessage.rate_limit``,
+filled in by a port that sees them, as :class:`~discord_io.agent_client.AgentClient` does): when
+the window is used up the actor waits for its reset *before* sending, so the steady state never
+meets a 429 (and discord.py's own reactive wait finds nothing left to wait for). An answer
+without headers teaches nothing (once the limit is known, its slot stays taken for a window);
+a 429 blocks the bucket for its ``retry_after``.
 
 Replay and dedup. At start, before it takes its first message, the actor loads its channel's
 pending rows from the outbox (a previous process's, or a previous actor's for this key that was
@@ -521,7 +524,7 @@ class ChannelActor:
             except BaseException:
                 permit.release()
                 raise
-            permit.update(RateLimitHeaders())
+            permit.update(sent.rate_limit or RateLimitHeaders())
             await self.store.mark_delivered(row.id, sent.id, timeout=self.store_timeout)
             self._delivered += 1
             return sent

@@ -48,7 +48,7 @@ from typing import Any, Protocol
 import attrs
 
 from actors._mailbox import ActorError
-from actors._ratelimit import RateLimitScope
+from actors._ratelimit import RateLimitHeaders, RateLimitScope
 
 JSONObject = Mapping[str, Any]
 """A JSON object in Discord's own shape (embeds are passed through as such)."""
@@ -151,6 +151,9 @@ class SentMessage:
     created_at: dt.datetime
     nonce: str | None
     message: MessageInfo = attrs.field(repr=False)
+    rate_limit: RateLimitHeaders | None = attrs.field(default=None, repr=False, eq=False)
+    """The rate-limit headers of the create request's answer, when the port saw them: what
+    the channel's :class:`~actors.DiscordBucket` paces the next send by."""
 
 
 @attrs.frozen
@@ -341,6 +344,10 @@ class DiscordError(ActorError):
     """A Discord operation failed. ``code`` and ``text`` are Discord's JSON error, if any."""
 
     retryable: bool = False
+    egress_counted: bool = False
+    """True when the port already counted Discord's answers to this call in the egress
+    budget (its HTTP trace sees every response, discord.py's own retries too): callers must
+    not count the error again (:meth:`~actors.EgressBudget.record_error` skips it)."""
 
     def __init__(
         self, message: str, *, status: int | None = None, code: int | None = None, text: str = ""

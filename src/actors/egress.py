@@ -130,7 +130,12 @@ class EgressBudget:
         return True
 
     def record_error(self, error: BaseException) -> bool:
-        """Count a failed Discord call if Discord answered it 401, 403 or (non-shared) 429."""
+        """Count a failed Discord call if Discord answered it 401, 403 or (non-shared) 429.
+
+        An error the port has counted already (``egress_counted``) is not counted again.
+        """
+        if getattr(error, "egress_counted", False):
+            return False
         if isinstance(error, AgentLoginFailed):
             return self.record(401)
         if isinstance(error, DiscordRateLimited):

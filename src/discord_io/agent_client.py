@@ -27,6 +27,24 @@ discord.py's errors (``_errors``). discord.py keeps doing Discord's per-route bu
 ``max_ratelimit_timeout`` (30 s, discord.py's minimum) makes it raise instead of sleeping
 through longer 429s, which become :class:`DiscordRateLimited`.
 
+Every REST response passes an aiohttp trace (``http_trace``) on the Client, which sees what
+discord.py hides -- the 429s it retries by itself included -- and:
+
+- counts each 401, 403 and 429 (shared-scope 429s excepted, as Discord does) in the injected
+  ``egress`` recorder (the process's :class:`~actors.EgressBudget`); errors the port raises
+  then say ``egress_counted`` so that callers do not count them twice;
+- parses the ``X-RateLimit-*`` headers of every ``POST /channels/{id}/messages`` answer and
+  hands the latest one back with the send (``SentMessage.rate_limit``), so the channel's
+  :class:`~actors.ChannelActor` paces the next send *before* making it. The ChannelActor has
+  one send in flight per channel, so the latest answer for a channel is its send's.
+
+discord.py paces message creates too, but where it waits matters: its bucket sleeps at the
+end of the request that used a window up, until the window resets, so that send's answer
+(and a sync sender's receipt) would come back a whole window late. For the message-create
+route the Client's buckets skip that sleep (``_defer_create_waits``); the wait moves to
+before the next send, where the ChannelActor's own bucket makes it. discord.py still waits
+before a create if Remaining is 0 and its window runs (a caller that bypassed the actors).
+
 Pointing discord.py at the sandbox is ``_endpoint.point_discord_py_at``'s job, done once per
 process before agents start: ``Route.BASE`` is process-global, so every agent talks to the same
 Discord.
@@ -37,17 +55,20 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from types import SimpleNamespace
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import anyio
 import attrs
 import discord
+import yarl
 from anyio.abc import TaskStatus
 from discord.http import MultipartParameters
 
-from actors import ActorError
+from actors import ActorError, RateLimitHeaderError, RateLimitHeaders, RateLimitScope
 from actors.discord_port import (
     AgentCapabilities,
     AgentIntentsMissing,
@@ -103,6 +124,13 @@ T = TypeVar("T")
 _AUTH_FAILED = 4004
 _FATAL_INTENTS = (4013, 4014)  # invalid intents, disallowed (privileged) intents
 _PAGE = 100
+_MESSAGE_CREATE = re.compile(r"/channels/([0-9]+)/messages/?$")
+
+
+class EgressRecorder(Protocol):
+    """Where an agent counts Discord's answers: :class:`~actors.EgressBudget` fits."""
+
+    def record(self, status: int, *, scope: RateLimitScope | None = None) -> bool: ...
 
 
 @attrs.frozen
@@ -151,6 +179,9 @@ class AgentClient:
     backoff: float = 1.0
     """First wait before a restart; doubles per death in a row, up to ``max_backoff``."""
     max_backoff: float = 60.0
+    egress: EgressRecorder | None = attrs.field(default=None, kw_only=True, repr=False)
+    """Counts every REST answer's status (the egress IP's invalid-request budget, shared by
+    every agent of the process); None: nothing is counted here."""
 
     _state: ConnectionState = attrs.field(default=ConnectionState.DISCONNECTED, init=False)
     _error: DiscordError | None = attrs.field(default=None, init=False)
@@ -166,6 +197,8 @@ class AgentClient:
     _events: int = attrs.field(default=0, init=False, repr=False)
     _dropped: int = attrs.field(default=0, init=False, repr=False)
     _user_id: int | None = attrs.field(default=None, init=False, repr=False)
+    _create_limits: dict[int, RateLimitHeaders] = attrs.field(factory=dict, init=False, repr=False)
+    """Per channel, the headers of the latest message-create answer not yet handed back."""
 
     # ------------------------------------------------------------------ state
 
@@ -292,6 +325,8 @@ class AgentClient:
             guild_ready_timeout=self.guild_ready_timeout,
             max_ratelimit_timeout=self.max_ratelimit_timeout,
         )
+        client.http.http_trace = self._trace()  # read when the Client opens its session
+        _defer_create_waits(client.http)
         self._client = client
         self._reached_ready = False
         try:
@@ -303,7 +338,9 @@ class AgentClient:
                 return None
             return _Ended(DiscordUnavailable("the Discord client stopped by itself"))
         except discord.LoginFailure as exc:
-            return _Ended(AgentLoginFailed(self.agent, str(exc) or "the token was refused"))
+            refused = AgentLoginFailed(self.agent, str(exc) or "the token was refused")
+            refused.egress_counted = self.egress is not None  # the trace counted the 401
+            return _Ended(refused)
         except discord.PrivilegedIntentsRequired:
             return _Ended(self._intents_missing(client, intents))
         except discord.ConnectionClosed as exc:
@@ -402,6 +439,43 @@ class AgentClient:
             case _:
                 pass
 
+    # ------------------------------------------------------------------ the HTTP trace
+
+    def _trace(self) -> aiohttp.TraceConfig:
+        """A trace that shows every REST answer to :meth:`observe_response`."""
+        trace = aiohttp.TraceConfig()
+
+        async def on_request_end(
+            _session: aiohttp.ClientSession,
+            _context: SimpleNamespace,
+            params: aiohttp.TraceRequestEndParams,
+        ) -> None:
+            response = params.response
+            self.observe_response(params.method, params.url, response.status, response.headers)
+
+        trace.on_request_end.append(on_request_end)
+        return trace
+
+    def observe_response(
+        self, method: str, url: yarl.URL, status: int, headers: Mapping[str, str]
+    ) -> None:
+        """Count one REST answer in the egress budget and keep its message-create headers.
+
+        Called by the trace inside discord.py's request: it never raises.
+        """
+        try:
+            try:
+                limits = RateLimitHeaders.from_headers(headers)
+            except RateLimitHeaderError:
+                _log.warning("agent %s: unreadable rate-limit headers from %s", self.agent, url)
+                limits = RateLimitHeaders()
+            if self.egress is not None:
+                self.egress.record(status, scope=limits.scope)
+            if method == "POST" and (match := _MESSAGE_CREATE.search(url.path)):
+                self._create_limits[int(match[1])] = limits
+        except Exception:  # never into discord.py's request: record and go on
+            _log.exception("agent %s: observing a response failed", self.agent)
+
     # ------------------------------------------------------------------ the port (REST)
 
     def _http(self) -> discord.http.HTTPClient:
@@ -438,6 +512,7 @@ class AgentClient:
             )
             if error is None:
                 raise
+            error.egress_counted = self.egress is not None  # the trace saw every answer
             raise error from exc
 
     async def send_message(
@@ -463,6 +538,7 @@ class AgentClient:
             allowed_mentions=allowed_mentions,
             files=files,
         )
+        self._create_limits.pop(channel_id, None)  # an answer to an earlier call: stale
         with params:
             data = await self._rest(
                 lambda http: http.send_message(channel_id, params=params),
@@ -476,7 +552,9 @@ class AgentClient:
                     "message": reply_to,
                 },
             )
-        return sent_from_payload(data)
+        sent = sent_from_payload(data)
+        limits = self._create_limits.pop(channel_id, None)
+        return sent if limits is None else attrs.evolve(sent, rate_limit=limits)
 
     async def edit_message(
         self,
@@ -613,6 +691,49 @@ class AgentClient:
             ids={"guild": guild_id},
         )
         return [member_from_payload(m, guild_id) for m in data]
+
+
+_CREATE_ROUTE = "POST /channels/{channel_id}/messages"
+
+
+class _CreateRatelimit(discord.http.Ratelimit):
+    """discord.py's per-route bucket, minus its sleep after the request that used it up.
+
+    discord.py's ``__aexit__`` sleeps until the window resets when no token is left; here it
+    returns at once and the next ``acquire`` finds Remaining 0 and waits instead (or, when the
+    ChannelActor already waited for the reset, finds the window expired and goes).
+    """
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        window_runs = self.expires is not None and self.expires > self._loop.time()
+        if window_runs and self.remaining - (self.outgoing - 1) <= 0:
+            self.outgoing -= 1  # the next acquire (or the ChannelActor) waits for the reset
+            return
+        await super().__aexit__(exc_type, exc, tb)
+
+    async def _refresh(self) -> None:
+        # discord.py sleeps a whole reset_after here (right for its own call at the end of the
+        # exhausting request); called from acquire, only what is left of the window remains.
+        if self.expires is not None:
+            self.reset_after = max(0.0, self.expires - self._loop.time())
+        await super()._refresh()
+
+
+def _defer_create_waits(http: discord.http.HTTPClient) -> None:
+    """Make ``http`` use :class:`_CreateRatelimit` for message-create buckets."""
+    buckets = http._buckets
+    make_default = http.get_ratelimit
+
+    def get_ratelimit(key: str) -> discord.http.Ratelimit:
+        if key in buckets:
+            return buckets[key]
+        route = key.partition(":")[0]  # the route key, or the bucket hash Discord named
+        if route in (_CREATE_ROUTE, http._bucket_hashes.get(_CREATE_ROUTE)):
+            buckets[key] = value = _CreateRatelimit(http.max_ratelimit_timeout)
+            return value
+        return make_default(key)
+
+    http.get_ratelimit = get_ratelimit  # type: ignore[method-assign]
 
 
 def _mentions_payload(mentions: AllowedMentions) -> dict[str, Any]:
