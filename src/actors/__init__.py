@@ -61,6 +61,7 @@ from actors.event_hub import (
     Subscription,
     open_event_hub,
 )
+from actors.scheduler import SchedulerActor, SchedulerStatistics
 from actors.store import (
     Accepted,
     EventPage,
@@ -135,6 +136,8 @@ __all__ = [
     "ScheduleAccepted",
     "ScheduleState",
     "ScheduledRow",
+    "SchedulerActor",
+    "SchedulerStatistics",
     "SendFailedError",
     "SendReceipt",
     "SendState",

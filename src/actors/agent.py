@@ -66,7 +66,7 @@ import attrs
 from anyio.abc import TaskStatus
 
 from actors._keyed import KeyedSupervisor
-from actors._mailbox import ActorError, Mailbox, MailboxFullError, Reply
+from actors._mailbox import ActorError, ActorGoneError, Mailbox, MailboxFullError, Reply
 from actors._token_bucket import TokenBucket
 from actors.channel import (
     Accept,
@@ -445,6 +445,19 @@ class AgentActor:
         for channel_id in channels:
             await self._channels.tell(channel_id, Wake())
         return channels
+
+    async def wake_channel(self, channel_id: int, *, timeout: float = 1.0) -> bool:
+        """Have the channel's actor load its new pending outbox rows (spawning it) and send them.
+
+        For rows written to the outbox by someone else (the scheduler). Waits up to ``timeout``
+        for room in the channel's mailbox; False if there was none or the agent is stopping:
+        the rows stay pending for the sweep or the next start's replay.
+        """
+        try:
+            await self._channels.tell(channel_id, Wake(), timeout=timeout)
+        except (MailboxFullError, ActorGoneError):
+            return False
+        return True
 
     async def _sweep(self, scope: anyio.CancelScope) -> None:
         with scope:

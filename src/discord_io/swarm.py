@@ -11,7 +11,8 @@ structure of the design, all inside one task group::
     ├─ event_hub    EventHub: every agent's events into the durable log
     ├─ discord_io   Supervisor: per agent, a Supervisor of its AgentClient (TRANSIENT)
     └─ actors       Supervisor: per agent, a Supervisor of its AgentActor (TRANSIENT); they
-                    share one EgressBudget
+                    share one EgressBudget; last, the SchedulerActor (scheduled sends into
+                    the outbox when due, then the owning agent's channel is woken)
 
 An agent whose client or actor crashes is restarted alone; one that crashes more often than
 the restart intensity allows stays down alone (its per-agent supervisor is TEMPORARY).
@@ -47,6 +48,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -70,6 +72,7 @@ from actors.agent import AgentActor, AgentHandle, AgentOptions
 from actors.discord_port import AgentCapabilities, ConnectionState, DiscordError
 from actors.egress import EgressBudget, EgressStatistics
 from actors.event_hub import EventHub, EventHubStatistics, HubMsg, MessageHistory
+from actors.scheduler import SchedulerActor
 from discord_io._endpoint import point_discord_py_at
 from discord_io.agent_client import AgentClient, AgentStatistics
 
@@ -77,6 +80,9 @@ _log = logging.getLogger(__name__)
 
 STORE_FILE = "mcp-discord.sqlite3"
 """The Store's file inside the data directory."""
+
+SCHEDULER = "(scheduler)"
+"""The scheduler's child name in the actors layer (not a valid-looking agent name)."""
 
 
 class SwarmNotReadyError(TimeoutError):
@@ -221,6 +227,7 @@ class Swarm:
     _actors: dict[str, AgentActor] = attrs.field(factory=dict, init=False, repr=False)
     _hub: EventHub | None = attrs.field(default=None, init=False, repr=False)
     _store: StoreHandle | None = attrs.field(default=None, init=False, repr=False)
+    _scheduler: SchedulerActor | None = attrs.field(default=None, init=False, repr=False)
     _stop_asked: anyio.Event = attrs.field(factory=anyio.Event, init=False, repr=False)
     _stopped: anyio.Event = attrs.field(factory=anyio.Event, init=False, repr=False)
     _deadline: float | None = attrs.field(default=None, init=False, repr=False)
@@ -269,6 +276,13 @@ class Swarm:
         if self._store is None:
             raise RuntimeError("the swarm is not running")
         return self._store
+
+    @property
+    def scheduler(self) -> SchedulerActor:
+        """The scheduler: call its ``wake()`` after scheduling a send so a sooner one counts."""
+        if self._scheduler is None:
+            raise RuntimeError("the swarm is not running")
+        return self._scheduler
 
     async def ready(self, timeout: float) -> None:
         """Return once every agent is READY; :class:`SwarmNotReadyError` after ``timeout``."""
@@ -320,8 +334,13 @@ class Swarm:
                     self._actors[config.name] = AgentActor(
                         client, store, self.egress, config.options
                     )
+                scheduler = self._scheduler = SchedulerActor(
+                    store, self._actors, self.store_options.get("clock", time.time)
+                )
                 io = _supervisor("discord_io", _specs("discord_io", self._clients.items()))
-                actors = _supervisor("actors", _specs("actors", self._actors.items()))
+                actors = _supervisor(
+                    "actors", _specs("actors", [*self._actors.items(), (SCHEDULER, scheduler)])
+                )
                 layers = [
                     _Layer("store", store_actor.run, store_handle.close),
                     _Layer("event_hub", hub.run, hub_handle.close),
@@ -420,7 +439,7 @@ class Swarm:
 
 
 def _specs(
-    layer: str, children: Iterable[tuple[str, AgentClient | AgentActor]]
+    layer: str, children: Iterable[tuple[str, AgentClient | AgentActor | SchedulerActor]]
 ) -> tuple[ChildSpec[Any], ...]:
     """Per agent, a supervisor of its one TRANSIENT child; it is TEMPORARY in the layer, so an
     agent that crashes too often stays down alone, not the whole layer. A restart runs the
