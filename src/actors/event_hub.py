@@ -64,8 +64,10 @@ A channel whose backfill stops early (the page limit; lost access; Discord still
 its history is unrecovered. A channel the hub never saw, and that nobody asked it to
 :meth:`~EventHub.watch`, cannot be backfilled: watch the channels an agent must not miss.
 
-What the hub keeps in memory (watched channels, the dedup window) starts empty when the
-process starts; a restarted hub backfills only the channels it is told to watch.
+Restarts. On start, before taking events, the hub seeds each agent's (each key of ``ports``)
+watched channels from the log: every channel with a logged ``message_created``, from its newest
+logged message id on (``EventLog.latest_messages``). The first GatewayReady after a restart so
+backfills what was posted while the process was down. The dedup window starts empty.
 
 Store failures. A batch the Store refuses (``StoreWriteError``, a timeout) is not retried as
 such: its messages become gaps (backfilled), its other events are counted as lost. A closed
@@ -161,6 +163,10 @@ class EventLog(Protocol):
         channel_ids: Iterable[int] | None = None,
         timeout: float | None = None,
     ) -> EventPage: ...
+
+    async def latest_messages(
+        self, agent: str, *, timeout: float | None = None
+    ) -> dict[int, int]: ...
 
 
 class MessageHistory(Protocol):
@@ -618,6 +624,7 @@ class EventHub:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Log events until intake closes (and is drained); then end every subscription."""
         try:
+            await self._resume_from_log()
             async with anyio.create_task_group() as tg:
                 self._tasks = tg
                 task_status.started()
@@ -635,6 +642,23 @@ class EventHub:
             for state in self._agents.values():
                 for sub in state.subscriptions.values():
                     sub.end()
+
+    async def _resume_from_log(self) -> None:
+        """Watch, from the newest logged message on, every channel the log has for each agent.
+
+        After a restart the first ``GatewayReady`` then backfills what was posted meanwhile.
+        """
+        for agent in list(self.ports):
+            try:
+                latest = await self.store.latest_messages(agent)
+            except StoreClosedError:
+                raise
+            except (StoreError, AskTimeoutError):
+                _log.exception("could not read %s's watched channels from the log", agent)
+                continue
+            state = self._agent(agent)
+            for channel_id, message_id in latest.items():
+                state.channels[channel_id] = max(state.channels.get(channel_id, 0), message_id)
 
     async def _handle_batch(self, batch: list[HubMsg]) -> None:
         staged: list[_Staged] = []

@@ -502,6 +502,14 @@ class LatestCursor:
 
 
 @attrs.frozen
+class LatestMessages:
+    """Channel -> the highest message id among an agent's logged ``message_created`` events."""
+
+    agent: str
+    reply: Reply[dict[int, int]] = attrs.field(kw_only=True, repr=False)
+
+
+@attrs.frozen
 class Prune:
     """Apply the retention periods now (the periodic loop does the same)."""
 
@@ -532,6 +540,7 @@ StoreMsg = (
     | AppendEvents
     | ReadEvents
     | LatestCursor
+    | LatestMessages
     | Prune
     | GetStatistics
 )
@@ -811,6 +820,8 @@ class _Database:
                 return self.read_events(agent, after, limit, types, channel_ids)
             case LatestCursor(agent=agent):
                 return self.latest_cursor(agent)
+            case LatestMessages(agent=agent):
+                return self.latest_messages(agent)
             case Prune():
                 return self.prune(now)  # counted by the actor once committed
             case GetStatistics():
@@ -1057,6 +1068,16 @@ class _Database:
         row = self.conn.execute("SELECT MAX(cursor) FROM events WHERE agent = ?", (agent,))
         latest = row.fetchone()[0]
         return self._high_water() if latest is None else int(latest)
+
+    def latest_messages(self, agent: str) -> dict[int, int]:
+        # The agent's rows come from the events_agent index; one aggregate per channel.
+        rows = self.conn.execute(
+            "SELECT channel_id, MAX(CAST(json_extract(payload, '$.message.id') AS INTEGER)) "
+            "FROM events WHERE agent = ? AND type = 'message_created' "
+            "AND channel_id IS NOT NULL GROUP BY channel_id",
+            (agent,),
+        ).fetchall()
+        return {int(row[0]): int(row[1]) for row in rows if row[1] is not None}
 
     # -- maintenance ---------------------------------------------------------------------------
 
@@ -1460,6 +1481,10 @@ class StoreHandle:
     async def latest_cursor(self, agent: str, *, timeout: float | None = None) -> int:
         return await self._ask(lambda reply: LatestCursor(agent, reply=reply), timeout)
 
+    async def latest_messages(self, agent: str, *, timeout: float | None = None) -> dict[int, int]:
+        """Channel -> the newest message id logged for ``agent`` there (where backfill resumes)."""
+        return await self._ask(lambda reply: LatestMessages(agent, reply=reply), timeout)
+
     async def prune(self, *, timeout: float | None = None) -> PruneResult:
         return await self._ask(lambda reply: Prune(reply=reply), timeout)
 
@@ -1511,6 +1536,7 @@ __all__ = [
     "GetStatistics",
     "InvalidPayloadError",
     "LatestCursor",
+    "LatestMessages",
     "ListPending",
     "ListScheduled",
     "MarkDelivered",

@@ -109,6 +109,15 @@ class MemoryLog:
         next_cursor = chosen[-1].cursor if full else max(after, self.high_water)
         return EventPage(chosen, next_cursor, missed=after < self.pruned_through)
 
+    async def latest_messages(self, agent: str, *, timeout: float | None = None) -> dict[int, int]:
+        await anyio.lowlevel.checkpoint()
+        latest: dict[int, int] = {}
+        for r in self.of_type("message_created", agent):
+            assert r.channel_id is not None
+            mid = int(r.payload["message"]["id"])
+            latest[r.channel_id] = max(latest.get(r.channel_id, 0), mid)
+        return latest
+
     def of_type(self, type_: str, agent: str = AGENT) -> list[EventRecord]:
         return [r for r in self.records if r.type == type_ and r.agent == agent]
 
@@ -689,3 +698,31 @@ async def test_real_store_cursors_wakeups_and_retention(tmp_path: Path) -> None:
     assert [r.payload["message"]["content"] for r in stale.events] == ["m5"]
     assert not fresh.missed
     assert [r.payload["message"]["content"] for r in fresh.events] == ["m5"]
+
+
+@pytest.mark.parametrize("anyio_backend", [("asyncio", {}), ("trio", {})], ids=["asyncio", "trio"])
+async def test_restarted_hub_backfills_from_where_the_log_ended(tmp_path: Path) -> None:
+    """A new hub on the same Store resumes each logged channel after its newest message."""
+    path = tmp_path / "events.db"
+    port = FakePort()
+    async with open_store(path, clock=wall, prune_interval=None) as store:
+        async with open_event_hub(store, {AGENT: port}, clock=wall) as hub:
+            for mid, channel_id in ((1, C1), (2, C1), (1_010, C2)):
+                port.post(mid, channel_id=channel_id)
+                hub.sink.send_nowait(created(mid, channel_id))
+            await settle(hub)
+    # Down: the process is gone; these are posted meanwhile, and never seen live.
+    port.post(3, 4, channel_id=C1)
+    port.post(1_011, channel_id=C2)
+    port.calls.clear()
+    async with open_store(path, clock=wall, prune_interval=None) as store:
+        async with open_event_hub(store, {AGENT: port}, clock=wall) as hub:
+            assert hub.statistics().watched_channels == 2
+            hub.sink.send_nowait(GatewayReady(AGENT, "s2", (GUILD,)))
+            await settle(hub)
+        page = await store.read_events(AGENT, limit=1000)  # the hub has drained: all logged
+    logged = [r for r in page.events if r.type == "message_created"]
+    ids = [(r.channel_id, int(r.payload["message"]["id"]) - BASE) for r in logged]
+    assert ids == [(C1, 1), (C1, 2), (C2, 1_010), (C1, 3), (C1, 4), (C2, 1_011)]
+    assert [r.payload.get("backfilled", False) for r in logged] == [False] * 3 + [True] * 3
+    assert port.calls == [(C1, BASE + 2), (C2, BASE + 1_010)]  # from where the log ended

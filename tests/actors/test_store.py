@@ -426,6 +426,33 @@ async def test_event_cursors_increase_and_reads_filter() -> None:
             await store.read_events("a", limit=0)
 
 
+async def test_latest_messages_gives_each_channels_newest_logged_message() -> None:
+    """Per channel, the highest message id among the agent's message_created events only."""
+    big = 1_200_000_000_000_000_000  # past 2**53: compared as integers, not as text or floats
+
+    def msg(agent: str, channel_id: int, mid: int) -> NewEvent:
+        payload = {"message": {"id": str(big + mid), "channel_id": str(channel_id)}}
+        return NewEvent(agent, "message_created", payload, channel_id)
+
+    async with open_store(":memory:", timeout=10) as store:
+        assert await store.latest_messages("a") == {}
+        await store.append_events(
+            [
+                msg("a", 1, 9),
+                msg("a", 1, 10),
+                msg("a", 1, 7),  # logged later (a backfill), but older
+                msg("a", 2, 3),
+                msg("b", 1, 50),  # another agent
+                NewEvent("a", "message_deleted", {"id": str(big + 99)}, 1),
+                NewEvent("a", "reaction_added", {"message_id": str(big + 98)}, 2),
+                NewEvent("a", "gateway_ready", {"session_id": "s"}),
+            ]
+        )
+        assert await store.latest_messages("a") == {1: big + 10, 2: big + 3}
+        assert await store.latest_messages("b") == {1: big + 50}
+        assert await store.latest_messages("nobody") == {}
+
+
 async def test_pruning_applies_the_retention_periods() -> None:
     """Old events and old finished sends are pruned; pending sends never are."""
     clock = FakeClock()
