@@ -49,6 +49,7 @@ import anyio
 import anyio.abc
 import attrs
 
+from bench import _report
 from bench.sandbox import machine
 from discord_io.sandbox import make_token
 
@@ -532,9 +533,7 @@ def main(args: argparse.Namespace) -> int:
     )
     report = run(config, progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(render_markdown(report), end="")
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report_json(report), indent=2) + "\n")
+    _report.write_json(args.json, report_json(report))
     return 0
 
 

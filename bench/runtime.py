@@ -26,9 +26,6 @@ import argparse
 import gc
 import importlib.metadata
 import importlib.util
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -40,6 +37,7 @@ import anyio
 import attrs
 
 from actors import Mailbox, Reply, open_mailbox
+from bench import _report
 
 BACKENDS = ("asyncio", "uvloop", "trio")
 ASK_TARGET = 2.0
@@ -273,20 +271,7 @@ def measure_backend(backend: str, config: RuntimeConfig) -> BackendResult:
 
 def machine() -> dict[str, str]:
     """Where the figures came from: CPUs, OS, Python and the versions that matter here."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    info = {
-        "cpus": str(os.cpu_count()),
-        "usable_cpus": str(usable if usable is not None else os.cpu_count()),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-    }
-    for package in _PACKAGES:
-        try:
-            info[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            info[package] = "not installed"
-    return info
+    return _report.machine(_PACKAGES)
 
 
 def run(config: RuntimeConfig, *, progress: Callable[[str], None] | None = None) -> RuntimeReport:
@@ -446,9 +431,7 @@ def main(args: argparse.Namespace) -> int:
     )
     report = run(config, progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(render_markdown(report), end="")
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report_json(report), indent=2) + "\n")
+    _report.write_json(args.json, report_json(report))
     return 0
 
 

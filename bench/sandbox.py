@@ -40,7 +40,6 @@ import importlib.util
 import itertools
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -54,6 +53,7 @@ import aiohttp
 import anyio
 import attrs
 
+from bench import _report
 from discord_io.sandbox import make_token
 
 TARGET_PER_CORE = 2000.0
@@ -530,19 +530,7 @@ async def _drive_rest(
 
 def machine() -> dict[str, str]:
     """Where the figures came from: CPUs, OS, Python and the versions that matter here."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    info = {
-        "cpus": str(os.cpu_count()),
-        "usable_cpus": str(usable if usable is not None else os.cpu_count()),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-    }
-    for package in _PACKAGES:
-        try:
-            info[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            info[package] = "not installed"
+    info = _report.machine(_PACKAGES)
     info["reference_us"] = f"{reference_us():.2f}"
     return info
 
@@ -772,9 +760,7 @@ def main(args: argparse.Namespace) -> int:
     )
     report = run(config, progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(render_markdown(report), end="")
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report_json(report), indent=2) + "\n")
+    _report.write_json(args.json, report_json(report))
     return 0
 
 

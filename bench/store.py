@@ -19,7 +19,6 @@ the one reported.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ import anyio
 import attrs
 
 from actors.store import StoreStatistics, open_store
+from bench import _report
 from bench.runtime import machine
 
 BACKENDS = ("asyncio", "trio")
@@ -206,14 +206,13 @@ def main(args: argparse.Namespace) -> int:
     runs = run(config, progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(render_markdown(config, runs), end="")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "scenario": "store",
             "config": attrs.asdict(config),
             "machine": machine(),
             "runs": [{**attrs.asdict(r), "appends_per_second": r.appends_per_second} for r in runs],
         }
-        args.json.write_text(json.dumps(data, indent=2) + "\n")
+        _report.write_json(args.json, data)
     return 0
 
 
