@@ -58,31 +58,35 @@ from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import Iterator, Sequence
-from typing import Literal
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Literal, TypeVar
 
 import anyio
 import attrs
 from anyio.abc import TaskStatus
 
-from actors._keyed import KeyedSupervisor
+from actors._keyed import KeyedSupervisor, KeyedSupervisorStatistics
 from actors._mailbox import ActorError, ActorGoneError, Mailbox, MailboxFullError, Reply
-from actors._token_bucket import TokenBucket
+from actors._send_payload import send_payload
+from actors._token_bucket import TokenBucket, TokenBucketStatistics
 from actors.channel import (
     Accept,
     AgentBusyError,
     ChannelActor,
     ChannelMsg,
+    ChannelStatistics,
     DeliveryReply,
     OutboxStore,
     Ticket,
     Wake,
 )
 from actors.discord_port import (
+    AllowedMentions,
     ConnectionState,
     DiscordError,
     DiscordPort,
     DiscordUnavailable,
+    FileUpload,
     JSONObject,
     MessageInfo,
     SentMessage,
@@ -91,6 +95,7 @@ from actors.egress import EgressBudget
 from actors.store import Accepted, OutboxRow, SendState
 
 Delivery = Literal["sync", "queued"]
+T = TypeVar("T")
 
 
 class SendFailedError(ActorError):
@@ -206,6 +211,8 @@ class AgentHandle:
         idempotency_key: str | None = None,
         reply_to: int | None = None,
         embeds: Sequence[JSONObject] = (),
+        allowed_mentions: AllowedMentions | None = None,
+        files: Sequence[FileUpload] = (),
         timeout: float | None = None,
     ) -> SendReceipt:
         """Accept a message for ``channel_id`` and, for ``sync``, wait until Discord has it.
@@ -220,11 +227,13 @@ class AgentHandle:
         deadline = anyio.current_time() + timeout
         if self._egress is not None:
             self._egress.check()
-        payload: dict[str, object] = {"content": content}
-        if reply_to is not None:
-            payload["reply_to"] = reply_to
-        if embeds:
-            payload["embeds"] = [dict(e) for e in embeds]
+        payload = send_payload(
+            content,
+            reply_to=reply_to,
+            embeds=embeds,
+            allowed_mentions=allowed_mentions,
+            files=files,
+        )
         accepted_reply: Reply[Accepted] = Reply()
         delivered: DeliveryReply | None = Reply() if delivery == "sync" else None
         ticket = Ticket()
@@ -273,13 +282,35 @@ class AgentHandle:
         around: int | None = None,
     ) -> list[MessageInfo]:
         """Up to ``limit`` (1-100) messages, newest first; fails at once if Discord is down."""
+        return await self.call(
+            lambda port: port.fetch_messages(
+                channel_id, limit=limit, before=before, after=after, around=around
+            )
+        )
+
+    @property
+    def state(self) -> ConnectionState:
+        """Where the agent's gateway connection is."""
+        return self._port.state
+
+    @property
+    def user_id(self) -> int | None:
+        """The agent's bot user id, once logged in."""
+        return self._port.user_id
+
+    async def call(self, operation: Callable[[DiscordPort], Awaitable[T]]) -> T:
+        """Run one Discord request (a read, an edit, a reaction...) for this agent, now.
+
+        Unlike sends, these are not queued: they fail at once with
+        :class:`DiscordUnavailable` while the agent is not connected, and with
+        :class:`EgressBudgetExceededError` while the egress IP's invalid-request budget is
+        spent. A Discord error is counted against that budget and raised.
+        """
         self._require_ready()
         if self._egress is not None:
             self._egress.check()
         try:
-            return await self._port.fetch_messages(
-                channel_id, limit=limit, before=before, after=after, around=around
-            )
+            return await operation(self._port)
         except DiscordError as exc:
             if self._egress is not None:
                 self._egress.record_error(exc)
@@ -489,9 +520,37 @@ class AgentActor:
         self._actors[channel_id] = actor
         return actor
 
+    def statistics(self) -> AgentActorStatistics:
+        """A snapshot of the agent's send path: its channels, their queues and pacing."""
+        return AgentActorStatistics(
+            agent=self.agent,
+            accepting=self.accepting,
+            channels=self._channels.statistics(),
+            per_channel=tuple(actor.statistics() for actor in self._actors.values()),
+            global_bucket=self._global.statistics(),
+            budget=None if self._budget is None else self._budget.statistics(),
+        )
+
+
+@attrs.frozen
+class AgentActorStatistics:
+    """A snapshot of one agent's send path, for metrics and tests."""
+
+    agent: str
+    accepting: bool
+    channels: KeyedSupervisorStatistics[int]
+    """The channel actors running now, with their mailboxes."""
+    per_channel: tuple[ChannelStatistics, ...]
+    """Per channel written to since start, its latest actor (a reaped one's last figures;
+    a channel's counters restart from zero when a new actor takes it over)."""
+    global_bucket: TokenBucketStatistics
+    """Discord's 50 requests/s per bot, shared by the agent's channels."""
+    budget: TokenBucketStatistics | None
+
 
 __all__ = [
     "AgentActor",
+    "AgentActorStatistics",
     "AgentBusyError",
     "AgentHandle",
     "AgentOptions",

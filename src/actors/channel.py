@@ -88,9 +88,10 @@ import anyio
 import attrs
 from anyio.abc import TaskStatus
 
-from actors._bucket import DiscordBucket, Permit
+from actors._bucket import BucketStatistics, DiscordBucket, Permit
 from actors._mailbox import ActorError, AskTimeoutError, Mailbox, Reply
 from actors._ratelimit import RateLimitHeaders, RateLimitScope
+from actors._send_payload import send_arguments
 from actors._token_bucket import TokenBucket
 from actors.discord_port import (
     AgentNotReady,
@@ -194,7 +195,7 @@ class Ticket:
 class Accept:
     """Accept one send into the outbox, then deliver it.
 
-    ``payload`` holds ``content`` and optionally ``reply_to`` and ``embeds``. ``accepted`` is
+    ``payload`` is made by :func:`actors._send_payload.send_payload`. ``accepted`` is
     answered after the durable write (or failed with a store error) unless the sender
     abandoned ``ticket`` first; ``delivered``, if given, once the send is settled (see
     :data:`DeliveryReply`).
@@ -231,6 +232,8 @@ class ChannelStatistics:
     retries: int
     """Attempts that failed and were retried."""
     last_error: str | None
+    bucket: BucketStatistics | None = None
+    """The channel's message-create bucket: its pacing waits and 429s."""
 
 
 @attrs.define(eq=False)
@@ -319,6 +322,7 @@ class ChannelActor:
             attempts=self._attempts,
             retries=self._retries,
             last_error=self._last_error,
+            bucket=None if self.bucket is None else self.bucket.statistics(),
         )
 
     # ------------------------------------------------------------------------- intake
@@ -486,13 +490,16 @@ class ChannelActor:
                 return None
             self._attempts += 1
             try:
+                args = send_arguments(row.payload)
                 sent = await self.port.send_message(
                     self.channel_id,
-                    str(row.payload.get("content", "")),
+                    args.content,
                     nonce=row.nonce,
                     enforce_nonce=True,
-                    reply_to=row.payload.get("reply_to"),
-                    embeds=tuple(row.payload.get("embeds", ())),
+                    reply_to=args.reply_to,
+                    embeds=args.embeds,
+                    allowed_mentions=args.allowed_mentions,
+                    files=args.files,
                 )
             except DiscordError as exc:
                 if self.egress is not None:

@@ -33,6 +33,9 @@ discord.py hides -- the 429s it retries by itself included -- and:
 - counts each 401, 403 and 429 (shared-scope 429s excepted, as Discord does) in the injected
   ``egress`` recorder (the process's :class:`~actors.EgressBudget`); errors the port raises
   then say ``egress_counted`` so that callers do not count them twice;
+- counts every answer by route template and status (``POST /channels/{channel_id}/messages``:
+  ids never become labels, see :func:`route_template`) and every 429 by scope with the wait it
+  asked for, for metrics (:class:`AgentStatistics`);
 - parses the ``X-RateLimit-*`` headers of every ``POST /channels/{id}/messages`` answer and
   hands the latest one back with the send (``SentMessage.rate_limit``), so the channel's
   :class:`~actors.ChannelActor` paces the next send *before* making it. The ChannelActor has
@@ -52,6 +55,7 @@ Discord.
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import logging
@@ -134,6 +138,26 @@ class EgressRecorder(Protocol):
 
 
 @attrs.frozen
+class RestCount:
+    """REST answers of one route template and status, counted since the agent was made."""
+
+    route: str
+    """``METHOD /template`` (:func:`route_template`): ``POST /channels/{channel_id}/messages``."""
+    status: int
+    count: int
+
+
+@attrs.frozen
+class RateLimitedCount:
+    """429 answers of one ``X-RateLimit-Scope`` (``unknown`` when absent) and the wait they
+    asked for (``Retry-After``, else ``X-RateLimit-Reset-After``), summed."""
+
+    scope: str
+    count: int
+    retry_after: float
+
+
+@attrs.frozen
 class AgentStatistics:
     """A snapshot of one agent's connection, for metrics, ``/readyz`` and tests."""
 
@@ -149,6 +173,10 @@ class AgentStatistics:
     """Events lost because the sink was full or closed."""
     error: str | None
     """The last failure, as the agent would read it."""
+    rest: tuple[RestCount, ...] = ()
+    """Every REST answer the agent's client got, by route template and status."""
+    rate_limited: tuple[RateLimitedCount, ...] = ()
+    """The 429s among them, by scope (discord.py's own retries included)."""
 
 
 @attrs.frozen
@@ -199,6 +227,11 @@ class AgentClient:
     _user_id: int | None = attrs.field(default=None, init=False, repr=False)
     _create_limits: dict[int, RateLimitHeaders] = attrs.field(factory=dict, init=False, repr=False)
     """Per channel, the headers of the latest message-create answer not yet handed back."""
+    _rest_counts: collections.Counter[tuple[str, int]] = attrs.field(
+        factory=collections.Counter, init=False, repr=False
+    )
+    _limited: dict[str, tuple[int, float]] = attrs.field(factory=dict, init=False, repr=False)
+    """Per 429 scope: how many, and the seconds they asked to wait."""
 
     # ------------------------------------------------------------------ state
 
@@ -229,6 +262,14 @@ class AgentClient:
             events=self._events,
             dropped=self._dropped,
             error=None if self._error is None else str(self._error),
+            rest=tuple(
+                RestCount(route, status, n)
+                for (route, status), n in sorted(self._rest_counts.items())
+            ),
+            rate_limited=tuple(
+                RateLimitedCount(scope, n, waited)
+                for scope, (n, waited) in sorted(self._limited.items())
+            ),
         )
 
     def _set_state(self, state: ConnectionState) -> None:
@@ -459,16 +500,23 @@ class AgentClient:
     def observe_response(
         self, method: str, url: yarl.URL, status: int, headers: Mapping[str, str]
     ) -> None:
-        """Count one REST answer in the egress budget and keep its message-create headers.
+        """Count one REST answer (by route, in the egress budget) and keep its message-create
+        headers.
 
         Called by the trace inside discord.py's request: it never raises.
         """
         try:
+            self._rest_counts[(route_template(method, url.path), status)] += 1
             try:
                 limits = RateLimitHeaders.from_headers(headers)
             except RateLimitHeaderError:
                 _log.warning("agent %s: unreadable rate-limit headers from %s", self.agent, url)
                 limits = RateLimitHeaders()
+            if status == 429:
+                scope = "unknown" if limits.scope is None else limits.scope.value
+                wait = limits.retry_after if limits.retry_after is not None else limits.reset_after
+                n, waited = self._limited.get(scope, (0, 0.0))
+                self._limited[scope] = (n + 1, waited + (wait or 0.0))
             if self.egress is not None:
                 self.egress.record(status, scope=limits.scope)
             if method == "POST" and (match := _MESSAGE_CREATE.search(url.path)):
@@ -691,6 +739,123 @@ class AgentClient:
             ids={"guild": guild_id},
         )
         return [member_from_payload(m, guild_id) for m in data]
+
+
+_API_PREFIX = re.compile(r"^/api(?:/v[0-9]+)?(?=/|$)")
+_PARAMETERS: Mapping[str, str] = {
+    "applications": "application_id",
+    "answers": "answer_id",
+    "bans": "user_id",
+    "channels": "channel_id",
+    "commands": "command_id",
+    "emojis": "emoji_id",
+    "entitlements": "entitlement_id",
+    "guilds": "guild_id",
+    "integrations": "integration_id",
+    "interactions": "interaction_id",
+    "invites": "invite_code",
+    "members": "user_id",
+    "messages": "message_id",
+    "permissions": "overwrite_id",
+    "pins": "message_id",
+    "polls": "message_id",
+    "reactions": "emoji",
+    "recipients": "user_id",
+    "roles": "role_id",
+    "rules": "rule_id",
+    "scheduled-events": "event_id",
+    "skus": "sku_id",
+    "soundboard-sounds": "sound_id",
+    "stage-instances": "channel_id",
+    "sticker-packs": "pack_id",
+    "stickers": "sticker_id",
+    "templates": "template_code",
+    "thread-members": "user_id",
+    "threads": "thread_id",
+    "users": "user_id",
+    "voice-states": "user_id",
+    "webhooks": "webhook_id",
+}
+"""The literal segment before a parameter, and the parameter's name in a route template."""
+_SECOND_PARAMETERS: Mapping[str, str] = {
+    "reactions": "user_id",
+    "webhooks": "webhook_token",
+    "interactions": "interaction_token",
+}
+"""Literals followed by two parameters (``/webhooks/{webhook_id}/{webhook_token}``)."""
+_LITERALS = frozenset(_PARAMETERS) | {
+    "@me",
+    "@original",
+    "active",
+    "archived",
+    "attachments",
+    "audit-logs",
+    "auth",
+    "auto-moderation",
+    "bot",
+    "bulk-ban",
+    "bulk-delete",
+    "callback",
+    "connections",
+    "crosspost",
+    "expire",
+    "followers",
+    "gateway",
+    "github",
+    "guild",
+    "login",
+    "logout",
+    "member-verification",
+    "mfa",
+    "nick",
+    "oauth2",
+    "onboarding",
+    "original",
+    "preview",
+    "private",
+    "prune",
+    "public",
+    "regions",
+    "role-connections",
+    "search",
+    "send-soundboard-sound",
+    "slack",
+    "sync",
+    "typing",
+    "vanity-url",
+    "voice",
+    "welcome-screen",
+    "widget",
+    "widget.json",
+    "widget.png",
+}
+"""Path segments kept as they are; any other segment becomes a ``{parameter}``."""
+
+
+def route_template(method: str, path: str) -> str:
+    """``METHOD /template`` for a REST path, as Discord's docs name routes.
+
+    ``route_template("POST", "/api/v10/channels/42/messages")`` is
+    ``"POST /channels/{channel_id}/messages"``. Only known literal segments are kept; every
+    other segment (ids, emoji, invite codes, webhook tokens) becomes a parameter named after the
+    literal before it, so a label built from it has a bounded set of values and never carries
+    an id or a secret.
+    """
+    owner: str | None = None
+    taken = 0
+    out: list[str] = []
+    for segment in _API_PREFIX.sub("", path).split("/"):
+        if not segment:
+            continue
+        if segment in _LITERALS:
+            out.append(segment)
+            owner, taken = segment, 0
+            continue
+        names = _PARAMETERS if taken == 0 else _SECOND_PARAMETERS
+        name = names.get(owner, "param") if owner is not None and taken < 2 else "param"
+        out.append(f"{{{name}}}")
+        taken += 1
+    return f"{method.upper()} /{'/'.join(out)}"
 
 
 _CREATE_ROUTE = "POST /channels/{channel_id}/messages"

@@ -68,7 +68,8 @@ from actors import (
     Supervisor,
     open_mailbox,
 )
-from actors.agent import AgentActor, AgentHandle, AgentOptions
+from actors._mailbox import MailboxStatistics
+from actors.agent import AgentActor, AgentActorStatistics, AgentHandle, AgentOptions
 from actors.discord_port import AgentCapabilities, ConnectionState, DiscordError
 from actors.egress import EgressBudget, EgressStatistics
 from actors.event_hub import EventHub, EventHubStatistics, HubMsg, MessageHistory
@@ -158,6 +159,10 @@ class SwarmStatistics:
     """Agents that take sends (none once a shutdown began)."""
     hub: EventHubStatistics | None
     egress: EgressStatistics
+    actors: tuple[AgentActorStatistics, ...] = ()
+    """Per agent, its send path: channel actors, their mailboxes, backlogs and pacing."""
+    store_mailbox: MailboxStatistics | None = None
+    """The Store's mailbox (None before the swarm runs)."""
 
     @property
     def ready(self) -> tuple[str, ...]:
@@ -306,6 +311,8 @@ class Swarm:
             accepting=tuple(n for n, a in self._actors.items() if a.accepting),
             hub=None if self._hub is None else self._hub.statistics(),
             egress=self.egress.statistics(),
+            actors=tuple(self._actors[n].statistics() for n in self.names if n in self._actors),
+            store_mailbox=None if self._store is None else self._store.handle.statistics(),
         )
 
     # ------------------------------------------------------------------ running
