@@ -1,0 +1,125 @@
+"""Logs: one JSON object per line on stderr, with secrets scrubbed on the way out.
+
+stdout belongs to the stdio transport, so logging never touches it: :func:`configure_logging`
+gives the root logger a single stderr handler (replacing any, so calling it twice is harmless,
+and so ``logging.basicConfig`` elsewhere — the MCP SDK calls it — becomes a no-op).
+
+Each line has ``ts`` (ISO 8601, UTC), ``level``, ``logger`` and ``msg``, plus whichever of the
+structured fields a caller passed with ``extra=``: ``agent``, ``tool``, ``duration_ms``,
+``outcome``, ``request_id``, ``transport``, ``error``. A traceback goes in ``exc``. Example::
+
+    log.info("tool call", extra={"agent": "scribe", "tool": "send_message",
+                                 "duration_ms": 12.5, "outcome": "ok", "request_id": "r-17"})
+
+Redaction is the last line of defence, not the first: code should not log secrets at all, but
+a library's exception text or a debug line might carry one. :func:`redact` is applied to the
+formatted message (so to its args too), to string extras and to traceback text, and removes
+Discord bot tokens (three base64url parts joined by dots), ``mcpd_`` API keys and whatever
+follows ``Bearer``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import sys
+from typing import Any, TextIO
+
+EXTRA_FIELDS = ("agent", "tool", "duration_ms", "outcome", "request_id", "transport", "error")
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+NOISY = {
+    "discord.gateway": logging.WARNING,
+    "discord.client": logging.WARNING,
+    "discord.http": logging.WARNING,
+    "httpx": logging.WARNING,
+    "httpx2": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "aiohttp.access": logging.WARNING,
+    "uvicorn.error": logging.WARNING,
+    "sse_starlette": logging.WARNING,
+}
+"""Libraries that log every connection or request at INFO, held to WARNING."""
+SILENT = ("uvicorn.access",)
+"""Loggers switched off: access logs could carry keys in URLs, and we log requests ourselves."""
+
+_SECRETS = re.compile(
+    r"(?P<bearer>\bBearer\s+)\S+"
+    r"|\bmcpd_[A-Za-z0-9_-]{8,}"
+    r"|\bmfa\.[A-Za-z0-9_-]{20,}"
+    r"|[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,8}\.[A-Za-z0-9_-]{20,}",
+    re.IGNORECASE,
+)
+_MARK = "_mcp_discord_json"
+
+
+def redact(text: str) -> str:
+    """``text`` with Discord tokens, ``mcpd_`` keys and Bearer credentials replaced by ``***``."""
+    return _SECRETS.sub(lambda m: (m.group("bearer") or "") + "***", text)
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one line of JSON, redacted (see the module docstring)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a single JSON line."""
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = f"{record.msg} {record.args!r}"
+        out: dict[str, Any] = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": redact(message),
+        }
+        for name in EXTRA_FIELDS:
+            value = record.__dict__.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool | int | float):
+                out[name] = value
+            else:
+                out[name] = redact(str(value))
+        if record.exc_info:
+            out["exc"] = redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            out["exc"] = redact(record.exc_text)
+        if record.stack_info:
+            out["stack"] = redact(self.formatStack(record.stack_info))
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str = "info", *, stream: TextIO | None = None) -> None:
+    """Route all logging to one JSON-lines handler on stderr (or ``stream``) at ``level``."""
+    try:
+        numeric = LEVELS[level.lower()]
+    except KeyError:
+        raise ValueError(
+            f"log level {level!r} is unknown: use one of {', '.join(LEVELS)}"
+        ) from None
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    setattr(handler, _MARK, True)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+        if getattr(old, _MARK, False):
+            old.close()
+    root.addHandler(handler)
+    root.setLevel(numeric)
+    for name, floor in NOISY.items():
+        logging.getLogger(name).setLevel(max(floor, numeric))
+    for name in SILENT:
+        quiet = logging.getLogger(name)
+        quiet.handlers.clear()
+        quiet.propagate = False
+        quiet.disabled = True
