@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: run test lint typecheck bench lock clean help
 
 help:
-	@echo "make run        set up .venv and start the sandbox Discord (the MCP server lands with issue #5)"
+	@echo "make run        set up .venv and serve MCP over HTTP at http://127.0.0.1:8765/mcp on the sandbox Discord"
 	@echo "make test       set up .venv and run the linters, the type checker and the whole suite"
 	@echo "make bench      run every benchmark in bench/ (runtime, store, agents, sandbox, pacing)"
 	@echo "make lock       re-resolve dependencies (needs uv) into uv.lock and requirements.lock"
@@ -21,10 +21,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-# Until the MCP edge lands (issue #5), `make run` starts the sandbox Discord: the local Discord
-# that the server will embed as its default. It prints its URL and the demo bots' tokens.
+# `make run` serves MCP over HTTP on 127.0.0.1:8765 against the embedded sandbox Discord (no
+# token needed) and prints the URL, the demo agents' API keys and a client config to paste.
 run: $(STAMP)
-	$(BIN)/mcp-discord sandbox
+	$(BIN)/mcp-discord serve --transport http --host 127.0.0.1 --port 8765
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -12,10 +12,11 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from bench import agents, pacing, runtime, sandbox, store
+from bench import agents, edge, pacing, runtime, sandbox, store
 
 SCENARIOS: dict[str, ModuleType] = {
     "agents": agents,
+    "edge": edge,
     "pacing": pacing,
     "runtime": runtime,
     "sandbox": sandbox,

@@ -134,6 +134,8 @@ class Config:
     sandbox: Literal["auto", "on", "off"] = "auto"
     sandbox_seed: Path | None = None
     sandbox_port: int = 0
+    sandbox_rate_limits: bool = True
+    """Whether the embedded sandbox enforces Discord's REST rate limits (off for benchmarks)."""
     auth: Literal["api_key", "none"] = "api_key"
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
@@ -262,6 +264,18 @@ def _sandbox_mode(value: object, base: Path, *, from_env: bool = False) -> objec
     )
 
 
+def _boolean(value: object, base: Path, *, from_env: bool = False) -> object:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in ("true", "1", "yes", "on"):
+            return True
+        if word in ("false", "0", "no", "off"):
+            return False
+    raise _Bad(f"expected true or false, got {_describe(value)}", "set it to true or false")
+
+
 def _text(value: object, base: Path, *, from_env: bool = False) -> object:
     if isinstance(value, str) and value.strip():
         return value.strip()
@@ -336,6 +350,7 @@ _SCALARS: dict[str, _Parse] = {
     "sandbox": _sandbox_mode,
     "sandbox_seed": _path,
     "sandbox_port": _int_range(0, 65535),
+    "sandbox_rate_limits": _boolean,
     "auth": _choice("api_key", "none"),
     "allowed_hosts": _text_list,
     "allowed_origins": _text_list,
