@@ -571,3 +571,29 @@ class DiscordPort(Protocol):
     async def list_members(
         self, guild_id: int, *, limit: int = 100, after: int | None = None
     ) -> list[MemberInfo]: ...
+
+    async def rest(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        json: Any = None,
+        query: Mapping[str, str | int] | None = None,
+        reason: str | None = None,
+        permission: str | None = None,
+        what: str = "resource",
+        ids: Mapping[str, object] | None = None,
+    ) -> Any:
+        """Any other Discord REST call, with the bot's rate limiting, error translation and
+        egress accounting: ``path`` is the route template with ``{name}`` parameters filled
+        from ``ids`` (e.g. ``/guilds/{guild_id}/roles`` with ``ids={"guild_id": 1}``);
+        ``reason`` goes to the audit log (``X-Audit-Log-Reason``). Returns Discord's decoded
+        JSON (None for 204). Errors as the other methods: ``action`` completes "forbidden to
+        ...", ``permission`` names what a 403 lacks, ``what`` what a 404 did not find."""
+        ...
+
+    async def set_presence(self, status: str, activity: str | None = None) -> None:
+        """The bot's status (``online``, ``idle``, ``dnd``, ``invisible``) and an optional
+        custom activity text, over the gateway."""
+        ...

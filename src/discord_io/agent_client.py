@@ -740,6 +740,53 @@ class AgentClient:
         )
         return [member_from_payload(m, guild_id) for m in data]
 
+    async def rest(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        json: Any = None,
+        query: Mapping[str, str | int] | None = None,
+        reason: str | None = None,
+        permission: str | None = None,
+        what: str = "resource",
+        ids: Mapping[str, object] | None = None,
+    ) -> Any:
+        parameters: dict[str, Any] = {k: v for k, v in (ids or {}).items() if "{" + k + "}" in path}
+        route = discord.http.Route(method, path, **parameters)
+        kwargs: dict[str, Any] = {}
+        if json is not None:
+            kwargs["json"] = json
+        if query:
+            kwargs["params"] = dict(query)
+        if reason is not None:
+            kwargs["reason"] = reason
+        names = {k.removesuffix("_id"): v for k, v in (ids or {}).items()}
+        return await self._rest(
+            lambda http: http.request(route, **kwargs),
+            action=action,
+            permission=permission,
+            what=what,
+            ids=names,
+        )
+
+    async def set_presence(self, status: str, activity: str | None = None) -> None:
+        client = self._client
+        if client is None or client.user is None or self._state is not ConnectionState.READY:
+            raise DiscordUnavailable(
+                f"agent {self.agent!r} is not connected to Discord (state {self._state.value}); "
+                "retry later"
+            )
+        try:
+            discord_status = discord.Status(status)
+        except ValueError:
+            raise ValueError(
+                f"status must be online, idle, dnd or invisible, not {status!r}"
+            ) from None
+        game = None if activity is None else discord.CustomActivity(name=activity)
+        await client.change_presence(status=discord_status, activity=game)
+
 
 _API_PREFIX = re.compile(r"^/api(?:/v[0-9]+)?(?=/|$)")
 _PARAMETERS: Mapping[str, str] = {
