@@ -62,16 +62,34 @@ def main(config: Config) -> int:
     for warning in config.warnings:
         _log.warning("config: %s", warning)
     try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
         anyio.run(serve, config, backend="asyncio", backend_options=_asyncio_options())
-    except ConfigError as exc:
-        sys.stderr.write(f"mcp-discord: {exc}\n")
-        return 2
-    except StoreOpenError as exc:
-        sys.stderr.write(f"mcp-discord: {exc}\n")
-        return 1
     except KeyboardInterrupt:
         return 130
+    except BaseException as exc:  # the edge of the process: a clear line, not a traceback
+        known = _known_failure(exc)
+        if known is None:
+            raise
+        code, error = known
+        sys.stderr.write(f"mcp-discord: {error}\n")
+        return code
     return 0
+
+
+def _known_failure(exc: BaseException) -> tuple[int, BaseException] | None:
+    """The exit code and error for a failure the operator can fix, wherever the task groups
+    wrapped it; None for anything else (a bug: its traceback is shown)."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _known_failure(inner)
+            if found is not None:
+                return found
+        return None
+    if isinstance(exc, ConfigError):
+        return 2, exc
+    if isinstance(exc, StoreOpenError | OSError):
+        return 1, exc
+    return None
 
 
 def _asyncio_options() -> dict[str, object]:
