@@ -119,7 +119,7 @@ class ServerProcess:
 def _pump(stream: object, into: list[str], ready: threading.Event | None) -> None:
     for line in stream:  # type: ignore[attr-defined]
         into.append(line)
-        if ready is not None and line.startswith("Client config to paste"):
+        if ready is not None and line.startswith("Serving until"):
             ready.set()
 
 

@@ -289,7 +289,7 @@ def _banner(edge: Edge) -> None:
             "Client config to paste (mcpServers):",
             client_config(edge.url, edge.demo_keys),
         ]
-    lines.append("")
+    lines += ["", "Serving until SIGINT or SIGTERM (Ctrl-C).", ""]
     print("\n".join(lines), flush=True)  # noqa: T201 - the command's own answer, not the stdio wire
 
 

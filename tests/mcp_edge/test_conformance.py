@@ -31,14 +31,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import queue
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -47,6 +43,7 @@ from typing import Any
 
 import attrs
 import pytest
+from bench._server_process import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
 CONFORMANCE = REPO / "conformance"
@@ -132,74 +129,12 @@ def start_server() -> Iterator[ServerUnderTest]:
     suite cannot send an API key; every call acts as the default agent. The URL is the one
     the server's banner prints.
     """
-    with (
-        tempfile.TemporaryDirectory() as data,
-        _serve(
-            [
-                sys.executable,
-                "-m",
-                "mcp_edge",
-                "serve",
-                "--transport",
-                "http",
-                "--port",
-                "0",
-                "--data-dir",
-                data,
-            ],
-            ready=r"MCP endpoint:\s+(http://\S+/mcp)",
-            env={"MCP_DISCORD_AUTH": "none"},
-        ) as found,
-    ):
-        yield ServerUnderTest(url=found.group(1))
-
-
-@contextlib.contextmanager
-def _serve(
-    argv: list[str], *, ready: str, env: Mapping[str, str] | None = None
-) -> Iterator[re.Match[str]]:
-    """Run ``argv`` until the block ends; yield the first output line that matches ``ready``.
-
-    stdout and stderr are read together, on a thread that keeps draining them so the
-    server never blocks on a full pipe; its output is shown if it never gets ready.
-    """
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=None if env is None else {**os.environ, **env},
-    )
-    assert proc.stdout is not None
-    lines: list[str] = []
-    found: queue.Queue[re.Match[str] | None] = queue.Queue()
-
-    def drain(stream: Any) -> None:
-        for line in stream:
-            lines.append(line.rstrip("\n"))
-            if match := re.search(ready, line):
-                found.put(match)
-        found.put(None)  # the output closed: the server has exited
-
-    reader = threading.Thread(target=drain, args=(proc.stdout,), daemon=True)
-    reader.start()
-    try:
+    with tempfile.TemporaryDirectory() as data:
+        server = ServerProcess.start(Path(data), env={"MCP_DISCORD_AUTH": "none"})
         try:
-            match = found.get(timeout=60)
-        except queue.Empty:
-            match = None
-        assert match is not None, f"{argv} never printed {ready!r}:\n" + "\n".join(lines)
-        yield match
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        reader.join(timeout=10)
-        proc.stdout.close()
+            yield ServerUnderTest(url=server.url)
+        finally:
+            server.stop()
 
 
 def _preflight(server: ServerUnderTest) -> None:
