@@ -597,3 +597,9 @@ class DiscordPort(Protocol):
         """The bot's status (``online``, ``idle``, ``dnd``, ``invisible``) and an optional
         custom activity text, over the gateway."""
         ...
+
+    async def voice_states(self, guild_id: int) -> list[JSONObject]:
+        """Who is in the guild's voice channels, as Discord's voice state objects (``user_id``,
+        ``channel_id``, ``mute``, ``deaf``, ``self_*``, ``suppress``, and ``member`` when
+        known), from the gateway's view; empty for a guild the bot is not in."""
+        ...

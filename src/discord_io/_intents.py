@@ -29,6 +29,7 @@ def intents_for(capabilities: AgentCapabilities) -> discord.Intents:
     """The smallest set of intents that serves ``capabilities``."""
     intents = discord.Intents.none()
     intents.guilds = True
+    intents.voice_states = True  # not privileged; keeps list_voice_states current
     if capabilities.read_messages:
         intents.guild_messages = True
         intents.dm_messages = capabilities.direct_messages

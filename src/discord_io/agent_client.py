@@ -787,6 +787,51 @@ class AgentClient:
         game = None if activity is None else discord.CustomActivity(name=activity)
         await client.change_presence(status=discord_status, activity=game)
 
+    async def voice_states(self, guild_id: int) -> list[JSONObject]:
+        """Who is in the guild's voice channels, from the gateway's cache (GUILD_CREATE's
+        ``voice_states``, kept current by VOICE_STATE_UPDATE when the voice-states intent is
+        on), as Discord's voice state objects; empty for a guild the bot is not in."""
+        client = self._client
+        if client is None or client.user is None or self._state is not ConnectionState.READY:
+            raise DiscordUnavailable(
+                f"agent {self.agent!r} is not connected to Discord (state {self._state.value}); "
+                "retry later"
+            )
+        guild = client.get_guild(guild_id)
+        if guild is None:
+            return []
+        out: list[JSONObject] = []
+        for channel in guild.channels:
+            if not isinstance(channel, discord.VoiceChannel | discord.StageChannel):
+                continue
+            for user_id, voice in channel.voice_states.items():
+                entry: dict[str, Any] = {
+                    "guild_id": str(guild_id),
+                    "channel_id": str(channel.id),
+                    "user_id": str(user_id),
+                    "session_id": voice.session_id,
+                    "deaf": voice.deaf,
+                    "mute": voice.mute,
+                    "self_deaf": voice.self_deaf,
+                    "self_mute": voice.self_mute,
+                    "self_stream": bool(voice.self_stream),
+                    "self_video": voice.self_video,
+                    "suppress": voice.suppress,
+                }
+                member = guild.get_member(user_id)
+                if member is not None:
+                    entry["member"] = {
+                        "user": {
+                            "id": str(user_id),
+                            "username": member.name,
+                            "global_name": member.global_name,
+                            "bot": member.bot,
+                        },
+                        "nick": member.nick,
+                    }
+                out.append(entry)
+        return out
+
 
 _API_PREFIX = re.compile(r"^/api(?:/v[0-9]+)?(?=/|$)")
 _PARAMETERS: Mapping[str, str] = {

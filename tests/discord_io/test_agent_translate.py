@@ -161,13 +161,13 @@ def test_rate_limits_server_errors_and_bad_requests_are_typed() -> None:
 
 
 def test_intents_follow_the_capabilities() -> None:
-    """Only what the agent does: guilds always; privileged intents only when configured."""
+    """Only what the agent does: guilds and voice states always; privileged only when configured."""
     reader = intents_for(AgentCapabilities())
     assert (reader.guilds, reader.guild_messages, reader.guild_reactions) == (True, True, True)
     assert (reader.message_content, reader.members, reader.presences) == (False, False, False)
     assert privileged(reader) == ()
     quiet = intents_for(AgentCapabilities(read_messages=False, reactions=False))
-    assert quiet.value == discord.Intents(guilds=True).value
+    assert quiet.value == discord.Intents(guilds=True, voice_states=True).value
     everything = intents_for(AgentCapabilities(message_content=True, members=True, presences=True))
     assert privileged(everything) == ("presences", "guild_members", "message_content")
     content_granted = 1 << 18
