@@ -6,10 +6,48 @@ caller's identity, its time limit, its errors and its log line and metrics.
 
 from __future__ import annotations
 
-from mcp_edge.tools import channels, events, guilds, members, messages, reactions, status
+from mcp_edge.tools import (
+    bulk,
+    channel_admin,
+    channels,
+    dms,
+    events,
+    guilds,
+    identity,
+    members,
+    messages,
+    moderation,
+    pins,
+    reactions,
+    roles,
+    scheduling,
+    status,
+    threads,
+    voice,
+    webhooks,
+)
 from mcp_edge.tools._kit import ToolKit
 
-AREAS = (guilds, channels, members, messages, reactions, events, status)
+AREAS = (
+    guilds,
+    channels,
+    channel_admin,
+    members,
+    roles,
+    messages,
+    bulk,
+    scheduling,
+    reactions,
+    pins,
+    threads,
+    moderation,
+    webhooks,
+    voice,
+    dms,
+    identity,
+    events,
+    status,
+)
 
 
 def register_all(kit: ToolKit) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-import attrs
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from actors import SendReceipt
 from actors.discord_port import AllowedMentions, FileUpload, MessageInfo
-from actors.event_hub import snowflake_at
 from mcp_edge.tools._attachments import to_upload
+from mcp_edge.tools._history import MessageFilter, time_bound
 from mcp_edge.tools._kit import ToolKit
 from mcp_edge.tools._types import Message, Snowflake, opt_id, to_id
 
@@ -131,44 +130,6 @@ class Deleted(BaseModel):
     message_id: str
 
 
-@attrs.frozen
-class _Filter:
-    author_id: int | None
-    contains: str | None
-    has_attachments: bool | None
-    since: int | None
-    until: int | None
-
-    @property
-    def active(self) -> bool:
-        return any(
-            v is not None
-            for v in (self.author_id, self.contains, self.has_attachments, self.since, self.until)
-        )
-
-    def __call__(self, m: MessageInfo) -> bool:
-        if self.author_id is not None and m.author_id != self.author_id:
-            return False
-        if self.contains is not None and self.contains.casefold() not in m.content.casefold():
-            return False
-        if self.has_attachments is not None and bool(m.attachments) != self.has_attachments:
-            return False
-        if self.since is not None and m.id < self.since:
-            return False
-        return not (self.until is not None and m.id >= self.until)
-
-
-def _time_bound(value: dt.datetime | None, field: str) -> int | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    seconds = value.timestamp()
-    if seconds < 1_420_070_400:
-        raise ValueError(f"{field} is before Discord existed (2015-01-01)")
-    return snowflake_at(seconds)
-
-
 def _parse_cursor(cursor: str) -> tuple[str, int]:
     direction, _, value = cursor.partition(":")
     if direction not in ("before", "after") or not value.isdigit():
@@ -277,12 +238,12 @@ def register(kit: ToolKit) -> None:
         cid = to_id(channel_id, "channel_id")
         if sum(x is not None for x in (before, after, around, cursor)) > 1:
             raise ValueError("give at most one of before, after, around and cursor")
-        keep = _Filter(
-            opt_id(author_id, "author_id"),
-            contains,
-            has_attachments,
-            _time_bound(since, "since"),
-            _time_bound(until, "until"),
+        keep = MessageFilter(
+            author_id=opt_id(author_id, "author_id"),
+            contains=contains,
+            has_attachments=has_attachments,
+            since=time_bound(since, "since"),
+            until=time_bound(until, "until"),
         )
         handle = kit.caller().handle
         if around is not None:
