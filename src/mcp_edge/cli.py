@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_config(commands)
     _add_keys(commands)
+    importlib.import_module("mcp_edge._cli_audit").add_parser(commands)  # audit tail | export
     sandbox = commands.add_parser(
         "sandbox",
         help="run the sandbox Discord (a local Discord API v10 server) until interrupted",
@@ -215,6 +216,7 @@ def _add_config(commands: Any) -> None:
         ),
     )
     _config_option(check)
+    importlib.import_module("mcp_edge._cli_migrate").add_parser(actions)  # config migrate
 
 
 def _add_keys(commands: Any) -> None:
@@ -483,10 +485,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     match args.command:
         case "serve":
             return _serve(args)
+        case "config" if args.config_command == "migrate":
+            return int(importlib.import_module("mcp_edge._cli_migrate").run(args))
         case "config":
             return _config_check(args)
         case "keys":
             return _keys(args)
+        case "audit":
+            return int(importlib.import_module("mcp_edge._cli_audit").run(args))
         case "sandbox":
             return _sandbox(args)
         case _:

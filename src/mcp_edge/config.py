@@ -19,6 +19,16 @@ else there is none: a pure environment/defaults setup is valid. Its shape is fla
         capabilities: {message_content: true, members: false, presences: false}
         budget: {rate: 2.0}         # messages per second across its channels
         default: true               # the agent a stdio session speaks as
+        profile: chatter            # reader | chatter | moderator | admin | compat
+        grant: [pin_message]        # tools on top of the profile (tools: [...] = exactly these)
+        deny: [send_dm]             # tools taken away
+        channels: {allow: ["bot-*"], deny: [staff], guilds: {"Guild name": {deny: [...]}}}
+        dms: true                   # direct messages allowed
+        quotas: {calls_per_minute: 60, sends_per_day: 500}
+
+The policy keys (profile ... quotas) are explained in ``docs/policy.md`` and
+:mod:`mcp_edge.policy`; tool names are checked against the catalog, with the closest match
+suggested for a typo.
 
 Each scalar field also has an environment variable, ``MCP_DISCORD_`` + its name in capitals
 (``MCP_DISCORD_PORT``; lists are comma-separated). ``MCP_DISCORD_TOKEN`` is a one-agent
@@ -58,6 +68,16 @@ import attrs
 import yaml
 
 from mcp_edge.logs import redact
+from mcp_edge.policy import (
+    DEFAULT_PROFILE,
+    KNOWN_TOOLS,
+    PROFILES,
+    AgentPolicy,
+    ChannelAcl,
+    ChannelRules,
+    Quotas,
+    closest_tool,
+)
 
 ENV_PREFIX = "MCP_DISCORD_"
 AGENT_NAME = re.compile(r"[a-z0-9_-]{1,32}")
@@ -114,6 +134,28 @@ class AgentSettings:
     presences: bool = False
     budget_rate: float | None = None
     default: bool = False
+    profile: str = DEFAULT_PROFILE
+    """The named tool set (reader, chatter, moderator, admin, compat)."""
+    tools: tuple[str, ...] | None = None
+    """Exactly these tools (the profile and ``grant`` are then ignored)."""
+    grant: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    channels: ChannelAcl = attrs.field(factory=ChannelAcl)
+    dms: bool = True
+    quotas: Quotas = attrs.field(factory=Quotas)
+
+    def policy(self) -> AgentPolicy:
+        """This agent's :class:`~mcp_edge.policy.AgentPolicy`."""
+        return AgentPolicy(
+            agent=self.name,
+            profile=self.profile,
+            explicit=self.tools,
+            grant=self.grant,
+            deny=self.deny,
+            channels=self.channels,
+            dms=self.dms,
+            quotas=self.quotas,
+        )
 
     @property
     def has_token_source(self) -> bool:
@@ -199,6 +241,23 @@ class Config:
                 },
                 "budget": {"rate": a.budget_rate},
                 "default": a.default,
+                "profile": a.profile,
+                "tools": None if a.tools is None else list(a.tools),
+                "grant": list(a.grant),
+                "deny": list(a.deny),
+                "channels": {
+                    "allow": list(a.channels.rules.allow),
+                    "deny": list(a.channels.rules.deny),
+                    "guilds": {
+                        key: {"allow": list(r.allow), "deny": list(r.deny)}
+                        for key, r in a.channels.guilds
+                    },
+                },
+                "dms": a.dms,
+                "quotas": {
+                    "calls_per_minute": a.quotas.calls_per_minute,
+                    "sends_per_day": a.quotas.sends_per_day,
+                },
             }
             for a in self.agents
         ]
@@ -371,7 +430,16 @@ _AGENT_KEYS = (
     "capabilities",
     "budget",
     "default",
+    "profile",
+    "tools",
+    "grant",
+    "deny",
+    "channels",
+    "dms",
+    "quotas",
 )
+_QUOTA_KEYS = ("calls_per_minute", "sends_per_day")
+_CHANNEL_KEYS = ("allow", "deny", "guilds")
 _CAPABILITIES = ("message_content", "members", "presences")
 _SPECIAL_ENV = ("CONFIG", "TOKEN", "AGENT")
 
@@ -723,6 +791,27 @@ class _Builder:
             )
             default = False
         sandbox_bot = self.opt_text(entry, "sandbox_bot", where)
+        profile = self.profile(entry.get("profile"), f"{where}.profile")
+        tools = None
+        if entry.get("tools") is not None:
+            tools = self.tool_names(entry["tools"], f"{where}.tools")
+            if entry.get("grant") or entry.get("profile") is not None:
+                self.warnings.append(
+                    f"{where}: tools is set, so profile and grant are ignored (tools lists "
+                    "exactly the tools the agent gets)"
+                )
+        grant = self.tool_names(entry.get("grant"), f"{where}.grant")
+        deny = self.tool_names(entry.get("deny"), f"{where}.deny")
+        channels = self.channels(entry.get("channels"), f"{where}.channels")
+        dms = entry.get("dms", True)
+        if not isinstance(dms, bool):
+            self.bad(
+                f"{where}.dms",
+                f"expected true or false, got {_describe(dms)}",
+                "write dms: true (direct messages allowed) or dms: false",
+            )
+            dms = True
+        quotas = self.quotas(entry.get("quotas"), f"{where}.quotas")
         if name is None or len(self.problems) > count:
             return None
         return AgentSettings(
@@ -737,6 +826,135 @@ class _Builder:
             presences=caps["presences"],
             budget_rate=rate,
             default=default,
+            profile=profile,
+            tools=tools,
+            grant=grant,
+            deny=deny,
+            channels=channels,
+            dms=dms,
+            quotas=quotas,
+        )
+
+    # --- policy keys ----------------------------------------------------------------------------
+
+    def profile(self, raw: object, key: str) -> str:
+        if raw is None:
+            return DEFAULT_PROFILE
+        if isinstance(raw, str) and raw.strip().lower() in PROFILES:
+            return raw.strip().lower()
+        self.bad(key, f"unknown profile {_describe(raw)}", _closest(str(raw), tuple(PROFILES)))
+        return DEFAULT_PROFILE
+
+    def tool_names(self, raw: object, key: str) -> tuple[str, ...]:
+        if raw is None:
+            return ()
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list):
+            self.bad(
+                key,
+                f"expected a list of tool names, got {type(raw).__name__}",
+                "write a list such as [pin_message, unpin_message]",
+            )
+            return ()
+        names = []
+        for i, item in enumerate(raw):
+            if isinstance(item, str) and item.strip() in KNOWN_TOOLS:
+                names.append(item.strip())
+                continue
+            near = closest_tool(str(item)) if isinstance(item, str) else None
+            self.bad(
+                f"{key}[{i}]",
+                f"unknown tool {_describe(item)}",
+                f"did you mean {near}?"
+                if near
+                else "use a tool name from docs/policy.md (the tool catalog)",
+            )
+        return tuple(dict.fromkeys(names))
+
+    def channel_rules(self, raw: object, key: str, *, guilds: bool) -> ChannelRules:
+        known = _CHANNEL_KEYS if guilds else _CHANNEL_KEYS[:2]
+        if not isinstance(raw, dict):
+            self.bad(
+                key,
+                f"expected a mapping, got {type(raw).__name__}",
+                'write {allow: ["bot-*", "<channel id>"], deny: [staff]}',
+            )
+            return ChannelRules()
+        for name in raw:
+            if name not in known:
+                self.bad(f"{key}.{name}", "unknown key", _closest(str(name), known))
+        lists: dict[str, tuple[str, ...]] = {}
+        for which in ("allow", "deny"):
+            value = raw.get(which)
+            if value is None:
+                lists[which] = ()
+                continue
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                value = [value]
+            if not isinstance(value, list) or not all(
+                (isinstance(v, str) and v.strip()) or (isinstance(v, int) and v > 0) for v in value
+            ):
+                self.bad(
+                    f"{key}.{which}",
+                    f"expected a list of channel ids or name patterns, got {_describe(value)}",
+                    'write a list such as ["bot-*", "123456789012345678"] (ids as strings)',
+                )
+                lists[which] = ()
+                continue
+            lists[which] = tuple(str(v).strip() for v in value)
+        return ChannelRules(allow=lists["allow"], deny=lists["deny"])
+
+    def channels(self, raw: object, key: str) -> ChannelAcl:
+        if raw is None:
+            return ChannelAcl()
+        rules = self.channel_rules(raw, key, guilds=True)
+        per_guild: list[tuple[str, ChannelRules]] = []
+        guilds = raw.get("guilds") if isinstance(raw, dict) else None
+        if guilds is not None:
+            if not isinstance(guilds, dict):
+                self.bad(
+                    f"{key}.guilds",
+                    f"expected a mapping, got {type(guilds).__name__}",
+                    'write guilds: {"<guild id or name>": {allow: [...], deny: [...]}}',
+                )
+            else:
+                for guild, sub in guilds.items():
+                    per_guild.append(
+                        (
+                            str(guild).strip(),
+                            self.channel_rules(sub, f"{key}.guilds.{guild}", guilds=False),
+                        )
+                    )
+        return ChannelAcl(rules=rules, guilds=tuple(per_guild))
+
+    def quotas(self, raw: object, key: str) -> Quotas:
+        if raw is None:
+            return Quotas()
+        if not isinstance(raw, dict):
+            self.bad(
+                key,
+                f"expected a mapping, got {type(raw).__name__}",
+                "write quotas: {calls_per_minute: 60, sends_per_day: 500}",
+            )
+            return Quotas()
+        values: dict[str, int | None] = {}
+        for name, value in raw.items():
+            if name not in _QUOTA_KEYS:
+                self.bad(f"{key}.{name}", "unknown key", _closest(str(name), _QUOTA_KEYS))
+            elif value is None:
+                values[name] = None
+            elif isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+                values[name] = value
+            else:
+                self.bad(
+                    f"{key}.{name}",
+                    f"expected a whole number of at least 1, got {_describe(value)}",
+                    "give a number such as 60, or remove the key for no limit",
+                )
+        return Quotas(
+            calls_per_minute=values.get("calls_per_minute"),
+            sends_per_day=values.get("sends_per_day"),
         )
 
     def opt_text(self, entry: Mapping[str, Any], key: str, where: str) -> str | None:

@@ -5,7 +5,9 @@ sandbox (:class:`~discord_io.sandbox.Sandbox`, the default seed or ``sandbox_see
 process, on ``sandbox_port`` (0: a free port), and says so in the log. Its agents are the
 configured ones, each logging in as the seed bot named by ``sandbox_bot`` (or its own name); with
 no agents configured, every bot of the seed becomes an agent of the same name, with the
-capabilities its granted privileged intents allow.
+capabilities its granted privileged intents allow, and a profile (:data:`DEMO_PROFILES`) so the
+demo shows the policy at work: the first (default) agent is an ``admin``, the second a
+``moderator``, the others ``chatter`` s.
 
 Demo API keys: an agent with no key gets one, generated on first start and kept (mode 0600) in
 ``data_dir/sandbox-demo-keys.json`` so a pasted client config keeps working across restarts.
@@ -28,6 +30,8 @@ from mcp_edge.config import AgentSettings, Config, ConfigError
 from mcp_edge.keys import generate_key, hash_key
 
 DEMO_KEYS_FILE = "sandbox-demo-keys.json"
+DEMO_PROFILES = ("admin", "moderator", "chatter")
+"""The profiles of the seed's bots as demo agents, in seed order (then chatter)."""
 
 
 def load_seed(config: Config) -> Seed:
@@ -47,6 +51,7 @@ def sandbox_agents(config: Config, sandbox: Sandbox) -> tuple[AgentSettings, ...
                 members=bool(bot.granted_intents & Intent.GUILD_MEMBERS),
                 presences=bool(bot.granted_intents & Intent.GUILD_PRESENCES),
                 default=index == 0,
+                profile=DEMO_PROFILES[index] if index < len(DEMO_PROFILES) else "chatter",
             )
             for index, bot in enumerate(sandbox.bots)
         ]

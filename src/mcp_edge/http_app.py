@@ -28,31 +28,43 @@ are always allowed; ``allowed_hosts``/``allowed_origins`` add the names clients 
 ``allowed_hosts: ["*"]`` turns the check off (behind a proxy that checks them). A wrong Host gets
 421, a foreign Origin 403.
 
-Lifespan: the streamable HTTP session manager runs for the app's lifetime (its task group holds
-the 2025-11-25 sessions); everything else (the swarm, metrics refresh) is run by ``serve``.
+Profiles: with a ``compat`` server (the deprecated prototype tools, :mod:`mcp_edge.compat`),
+every MCP request and connection is served by the compat server or the main one by its caller's
+agent (``compat_for(agent)``; agent None: no identity, the default agent's case). The paths stay
+the same; a session (streamable HTTP, SSE) lives in the server that opened it, which the same
+key always reaches again.
+
+Lifespan: the streamable HTTP session managers (one per server) run for the app's lifetime
+(their task groups hold the 2025-11-25 sessions); everything else (the swarm, metrics refresh)
+is run by ``serve``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl
 
 from mcp.server import MCPServer
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
-from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
+from mcp.server.auth.middleware.bearer_auth import (
+    AuthenticatedUser,
+    BearerAuthBackend,
+    RequireAuthMiddleware,
+)
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_edge.auth import ApiKeyVerifier
 from mcp_edge.metrics import EdgeMetrics
 from mcp_edge.ops import Health, ops_routes
-from mcp_edge.websocket import websocket_route
+from mcp_edge.websocket import ACCESS_TOKEN_PARAM, websocket_route
 
 LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]")
 LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
@@ -83,41 +95,59 @@ def build_http_app(
     security: TransportSecuritySettings,
     max_request_body: int = 4 * 1024 * 1024,
     json_response: bool = False,
+    compat: MCPServer[Any] | None = None,
+    compat_for: Callable[[str | None], bool] = lambda _agent: False,
 ) -> Starlette:
-    """The Starlette app of the module docstring. ``verifier`` None: ``auth: none``."""
-    server.streamable_http_app(  # creates server.session_manager, which the lifespan runs
-        json_response=json_response,
-        transport_security=security,
-        max_request_body_size=max_request_body,
-    )
-    sse = server.sse_app(
-        sse_path="/sse",
-        message_path="/messages/",
-        transport_security=security,
-        max_request_body_size=max_request_body,
-    )
+    """The Starlette app of the module docstring. ``verifier`` None: ``auth: none``.
+    ``compat``: the compat profile's server, for the agents ``compat_for`` picks."""
 
     def guard(app: ASGIApp) -> ASGIApp:
         return app if verifier is None else RequireAuthMiddleware(app, [], None)
 
-    routes: list[BaseRoute] = [
-        Route("/mcp", endpoint=guard(StreamableHTTPASGIApp(server.session_manager))),
-    ]
-    for route in sse.routes:
-        if isinstance(route, Mount):
-            routes.append(Mount(route.path + "/", app=guard(route.app)))
-        elif isinstance(route, Route):
-            routes.append(Route(route.path, endpoint=guard(route.app), methods=["GET"]))
-    routes.append(
-        websocket_route(
-            server,
-            "/ws",
-            authenticate=None if verifier is None else verifier.authenticate,
-            require_auth=verifier is not None,
-            security=security,
-            max_message_size=max_request_body,
+    def endpoints(mcp: MCPServer[Any]) -> dict[str, ASGIApp]:
+        mcp.streamable_http_app(  # creates mcp.session_manager, which the lifespan runs
+            json_response=json_response,
+            transport_security=security,
+            max_request_body_size=max_request_body,
         )
-    )
+        sse = mcp.sse_app(
+            sse_path="/sse",
+            message_path="/messages/",
+            transport_security=security,
+            max_request_body_size=max_request_body,
+        )
+        apps: dict[str, ASGIApp] = {"/mcp": StreamableHTTPASGIApp(mcp.session_manager)}
+        for route in sse.routes:
+            if isinstance(route, Mount):  # /messages/ (Mount keeps the path without its "/")
+                apps[route.path + "/"] = _Asgi(route.app)
+            elif isinstance(route, Route):  # /sse
+                apps[route.path] = _Asgi(route.app)
+        apps["/ws"] = _Asgi(
+            websocket_route(
+                mcp,
+                "/ws",
+                authenticate=None if verifier is None else verifier.authenticate,
+                require_auth=verifier is not None,
+                security=security,
+                max_message_size=max_request_body,
+            ).app
+        )
+        return apps
+
+    main = endpoints(server)
+    if compat is not None:
+        alternative = endpoints(compat)
+        chooser = _ProfileChooser(verifier, compat_for)
+        main = {path: _ByProfile(app, alternative[path], chooser) for path, app in main.items()}
+    routes: list[BaseRoute] = [Route("/mcp", endpoint=guard(main["/mcp"]))]
+    for path, app in main.items():
+        if path in ("/mcp", "/ws"):
+            continue
+        if path.endswith("/"):  # the SSE message endpoint, mounted
+            routes.append(Mount(path, app=guard(app)))
+        else:
+            routes.append(Route(path, endpoint=guard(app), methods=["GET"]))
+    routes.append(WebSocketRoute("/ws", endpoint=main["/ws"], name="mcp_websocket"))
     routes += ops_routes(metrics, health)
     middleware = []
     if verifier is not None:
@@ -128,10 +158,62 @@ def build_http_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        async with server.session_manager.run():
+        async with AsyncExitStack() as managers:
+            for mcp in (server, compat):
+                if mcp is not None:
+                    await managers.enter_async_context(mcp.session_manager.run())
             yield
 
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+class _Asgi:
+    """A route's ASGI callable as an app object: Starlette would take a bare function given as
+    an endpoint for a request (or WebSocket) handler and wrap it a second time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
+class _ProfileChooser:
+    """Whether a request's caller is served the compat server: its agent, by ``compat_for``."""
+
+    def __init__(
+        self, verifier: ApiKeyVerifier | None, compat_for: Callable[[str | None], bool]
+    ) -> None:
+        self._verifier = verifier
+        self._compat_for = compat_for
+
+    async def __call__(self, scope: Scope) -> bool:
+        user = scope.get("user")
+        if isinstance(user, AuthenticatedUser):
+            return self._compat_for(user.access_token.client_id)
+        if scope["type"] == "websocket" and self._verifier is not None:
+            # A WebSocket key may come as ?access_token= (no middleware saw it): the route
+            # verifies it again, this only picks the server.
+            raw: bytes = scope.get("query_string", b"")
+            pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+            key = next((v for name, v in pairs if name == ACCESS_TOKEN_PARAM), "")
+            token = await self._verifier.authenticate(key) if key else None
+            if token is not None:
+                return self._compat_for(token.client_id)
+        return self._compat_for(None)
+
+
+class _ByProfile:
+    """An ASGI app that hands each request to the main or the compat server's app."""
+
+    def __init__(self, main: ASGIApp, compat: ASGIApp, choose: _ProfileChooser) -> None:
+        self._main = main
+        self._compat = compat
+        self._choose = choose
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self._compat if await self._choose(scope) else self._main
+        await app(scope, receive, send)
 
 
 __all__ = ["build_http_app", "transport_security"]

@@ -51,6 +51,7 @@ SILENT = ("uvicorn.access",)
 
 _SECRETS = re.compile(
     r"(?P<bearer>\bBearer\s+)\S+"
+    r"|(?P<webhook>/webhooks/[0-9]+/)[A-Za-z0-9_.-]+"
     r"|\bmcpd_[A-Za-z0-9_-]{8,}"
     r"|\bmfa\.[A-Za-z0-9_-]{20,}"
     r"|[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,8}\.[A-Za-z0-9_-]{20,}",
@@ -60,8 +61,10 @@ _MARK = "_mcp_discord_json"
 
 
 def redact(text: str) -> str:
-    """``text`` with Discord tokens, ``mcpd_`` keys and Bearer credentials replaced by ``***``."""
-    return _SECRETS.sub(lambda m: (m.group("bearer") or "") + "***", text)
+    """``text`` with Discord tokens, ``mcpd_`` keys, Bearer credentials and webhook tokens (in
+    ``/webhooks/<id>/<token>`` URLs, which discord.py's rate-limit warnings print) replaced by
+    ``***``."""
+    return _SECRETS.sub(lambda m: (m.group("bearer") or m.group("webhook") or "") + "***", text)
 
 
 class JsonFormatter(logging.Formatter):

@@ -3,7 +3,8 @@
 A :class:`EdgeRuntime` is built once per process by ``serve`` (or a test) after the
 :class:`~discord_io.swarm.Swarm` has started, and handed to :func:`mcp_edge.server.build_server`.
 Tools hold nothing else: they ask it for the calling agent's :class:`~actors.AgentHandle`, the
-EventHub and the Store. It imports no ``mcp``: the tool layer (``mcp_edge.tools``) adds that.
+EventHub and the Store; the tool kit asks it for the policy that bounds each agent and the audit
+log. It imports no ``mcp``: the tool layer (``mcp_edge.tools``) adds that.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from importlib.metadata import version
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
 from discord_io.swarm import Swarm
+
+if TYPE_CHECKING:
+    from mcp_edge.audit import AuditLog
+    from mcp_edge.policy import Policy
 
 
 class ToolCallRecorder(Protocol):
@@ -50,6 +55,11 @@ class EdgeRuntime:
     started_at: float = attrs.field(factory=time.time)
     clock: Callable[[], float] = time.time
     """Wall clock for reports (``since``/``until`` filters, ages)."""
+    policy: Policy | None = None
+    """Per-agent tools, channel rules and quotas (:mod:`mcp_edge.policy`); None allows every
+    tool in every channel (tests, and servers built without a config)."""
+    audit: AuditLog | None = None
+    """Where every tool call is recorded (:mod:`mcp_edge.audit`); None: no audit records."""
 
     @property
     def agents(self) -> tuple[str, ...]:

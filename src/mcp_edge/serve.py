@@ -5,9 +5,14 @@ One asyncio loop (discord.py needs it; uvloop when installed), one root task gro
     root
     ├─ sandbox     the embedded sandbox Discord, when no token is configured
     ├─ swarm       the agents' Discord IO and actors, EventHub, Store (discord_io.swarm)
+    ├─ audit       the audit log's writer (DATA_DIR/audit.sqlite3, mcp_edge.audit)
     ├─ metrics     the outbox figures' refresh loop
     ├─ signals     SIGINT/SIGTERM -> stop
     └─ edge        stdio (the MCP server on stdin/stdout) or HTTP (uvicorn: /mcp /sse /ws ...)
+
+Profiles: agents configured with ``profile: compat`` are served the deprecated prototype tools
+(:func:`~mcp_edge.compat.build_compat_server`) instead of the main server: over stdio when the
+default agent has that profile, over HTTP per request by the caller's API key.
 
 Start: the sandbox (if any) and the swarm start first; the transport opens once every layer
 runs (agents may still be connecting: ``/readyz`` says when they are READY). The embedded
@@ -17,8 +22,9 @@ agents' API keys and a client config to paste.
 Stop (SIGTERM, SIGINT, stdin closed for stdio): the transport stops taking connections and
 in-flight HTTP requests get ``graceful`` seconds; at the same time the swarm's ordered shutdown
 closes the agents' intake (a late send is told to retry) and drains the outboxes within
-``stop_timeout``; what is left stays in the outbox for the next start. A second SIGINT cancels
-everything at once (the outbox is durable, so nothing accepted is lost either way).
+``stop_timeout``; what is left stays in the outbox for the next start. The audit log then
+writes what it has queued. A second SIGINT cancels everything at once (the outbox is durable,
+so nothing accepted is lost either way).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import importlib.util
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import anyio
 import attrs
@@ -39,7 +45,9 @@ from actors import AgentOptions, StoreOpenError
 from actors.discord_port import AgentCapabilities
 from discord_io.sandbox import RateLimitConfig, Sandbox, SandboxConfig
 from discord_io.swarm import AgentConfig, Swarm
+from mcp_edge.audit import AUDIT_FILE, AuditLog
 from mcp_edge.auth import ApiKeyVerifier
+from mcp_edge.compat import build_compat_server, uses_compat
 from mcp_edge.config import AgentSettings, Config, ConfigError, is_loopback
 from mcp_edge.embedded import client_config, demo_keys, load_seed, sandbox_agents, with_demo_keys
 from mcp_edge.http_app import build_http_app, transport_security
@@ -47,6 +55,7 @@ from mcp_edge.keys import KeyFileWatcher
 from mcp_edge.logs import configure_logging
 from mcp_edge.metrics import EdgeMetrics
 from mcp_edge.ops import Health
+from mcp_edge.policy import Policy
 from mcp_edge.runtime import EdgeRuntime
 from mcp_edge.server import build_server
 
@@ -115,6 +124,17 @@ def _agent_config(agent: AgentSettings, config: Config) -> AgentConfig:
     )
 
 
+def _compat_chooser(config: Config, runtime: EdgeRuntime) -> Callable[[str | None], bool]:
+    """Whether an agent (None: the default agent) is configured with the compat profile."""
+
+    def compat_for(agent: str | None) -> bool:
+        name = agent if agent is not None else runtime.default_agent
+        settings = None if name is None else config.agent(name)
+        return settings is not None and uses_compat(settings.profile)
+
+    return compat_for
+
+
 def _check_exposure(config: Config, embedded: bool) -> None:
     if config.transport != "http" or is_loopback(config.host):
         return
@@ -176,6 +196,8 @@ async def serve(
             stop_timeout=config.stop_timeout,
         )
         await root.start(swarm.run, name="swarm")
+        audit = AuditLog(config.data_dir / AUDIT_FILE)
+        await root.start(audit.run, name="audit")
         metrics = EdgeMetrics()
         metrics.bind(swarm.statistics, swarm.store.outbox_counts, agents=swarm.names)
         root.start_soon(metrics.run, name="metrics")
@@ -186,15 +208,23 @@ async def serve(
             recorder=metrics,
             allow_private_urls=sandbox is not None,
             sandbox=sandbox is not None,
+            policy=Policy.of(agent.policy() for agent in config.agents),
+            audit=audit,
         )
         if config.transport == "stdio" or config.auth == "none":
             runtime.default_agent = config.default_agent
         server = build_server(runtime)
+        compat_for = _compat_chooser(config, runtime)
+        compat = None
+        if any(compat_for(a.name) for a in config.agents):
+            compat = build_compat_server(runtime)
         edge = Edge(config, swarm, runtime, sandbox, keys)
         stop = edge.stopping
         if signals:
             root.start_soon(_watch_signals, stop, root.cancel_scope, name="signals")
         if config.transport == "stdio":
+            if compat is not None and compat_for(None):
+                server = compat  # the stdio agent's profile is compat
             _log.info("serving MCP over stdio as agent %s", runtime.default_agent)
             task_status.started(edge)
             async with anyio.create_task_group() as stdio:
@@ -212,6 +242,8 @@ async def serve(
                 health=lambda: Health.from_statistics(swarm.statistics()),
                 security=transport_security(config.allowed_hosts, config.allowed_origins),
                 max_request_body=config.max_request_body,
+                compat=compat,
+                compat_for=compat_for,
             )
             http = _Uvicorn(
                 uvicorn.Config(
@@ -238,6 +270,7 @@ async def serve(
                 await stop.wait()
                 http.should_exit = True
         report = await swarm.stop()
+        await audit.aclose()
         _log.info(
             "stopped: outboxes %s in %.2f s",
             "drained" if report.drained else f"left pending {dict(report.pending)}",

@@ -3,7 +3,9 @@
 The server holds no state of its own: its tools reach the running swarm through the
 :class:`~mcp_edge.runtime.EdgeRuntime` they were registered with. Transports (stdio,
 streamable HTTP, SSE, WebSocket) are added by :mod:`mcp_edge.http_app` and
-:mod:`mcp_edge.serve`; the same server object serves all of them.
+:mod:`mcp_edge.serve`; the same server object serves all of them. With a policy in the runtime,
+``tools/list`` shows each caller (its API key's agent, else the default agent) only the tools
+its policy grants, and a call of any other tool is refused naming the grant it needs.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def build_server(runtime: EdgeRuntime, *, name: str = "mcp-discord") -> MCPServe
     kit = ToolKit(server, runtime)
     register_all(kit)
     server.middleware.append(kit.middleware)
+    server.middleware.append(kit.list_middleware)  # tools/list: only the caller's granted tools
     return server
 
 

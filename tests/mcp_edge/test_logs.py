@@ -142,3 +142,9 @@ def test_nothing_reaches_stdout() -> None:
     lines = out.stderr.splitlines()
     assert len(lines) == 4  # uvicorn.access is silenced
     assert all(json.loads(line)["level"] == "error" for line in lines)
+
+
+def test_webhook_tokens_in_urls_are_redacted() -> None:
+    """discord.py logs webhook execute URLs on 429s: the token part never survives."""
+    url = "POST https://discord.com/api/v10/webhooks/1234567890/aBc-DeF_123.xyz?wait=true"
+    assert redact(url) == "POST https://discord.com/api/v10/webhooks/1234567890/***?wait=true"
