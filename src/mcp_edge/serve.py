@@ -323,7 +323,9 @@ def _banner(edge: Edge) -> None:
             client_config(edge.url, edge.demo_keys),
         ]
     lines += ["", "Serving until SIGINT or SIGTERM (Ctrl-C).", ""]
-    print("\n".join(lines), flush=True)  # noqa: T201 - the command's own answer, not the stdio wire
+    # HTTP only (never stdio, whose stdout is the wire): the command's own answer
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
 
 
 async def _cancel_when(event: anyio.Event, scope: anyio.CancelScope) -> None:

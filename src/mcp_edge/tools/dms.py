@@ -16,13 +16,12 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from actors.discord_port import DiscordForbidden, FileUpload
+from actors.discord_port import DiscordForbidden
 from discord_io.ops import users as ops
 from mcp_edge.policy import ChannelFacts
-from mcp_edge.tools._attachments import to_upload
 from mcp_edge.tools._kit import ToolKit
 from mcp_edge.tools._types import Message, Snowflake, not_found_hint, to_id
-from mcp_edge.tools.messages import AttachmentIn, Embed, SendResult
+from mcp_edge.tools.messages import AttachmentIn, Embed, SendResult, uploads
 
 CANNOT_DM = 50007
 """Discord's "Cannot send messages to this user"."""
@@ -94,17 +93,7 @@ def register(kit: ToolKit) -> None:
         if not content and not embeds and not attachments:
             raise ValueError("give content, embeds or attachments: a message cannot be empty")
         uid = to_id(user_id, "user_id")
-        files: list[FileUpload] = [
-            await to_upload(
-                a.filename,
-                data_base64=a.data_base64,
-                url=a.url,
-                description=a.description,
-                max_bytes=runtime.max_attachment_bytes,
-                allow_private=runtime.allow_private_urls,
-            )
-            for a in attachments or ()
-        ]
+        files = await uploads(attachments, runtime)
         cid = await dm_channel(uid)
         try:
             receipt = await kit.caller().handle.send_message(

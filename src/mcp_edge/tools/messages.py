@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context
@@ -10,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from actors import SendReceipt
 from actors.discord_port import AllowedMentions, FileUpload, MessageInfo
+from mcp_edge.runtime import EdgeRuntime
 from mcp_edge.tools._attachments import to_upload
 from mcp_edge.tools._history import MessageFilter, time_bound
 from mcp_edge.tools._kit import ToolKit
@@ -64,6 +66,23 @@ class AttachmentIn(BaseModel):
     data_base64: str | None = None
     url: str | None = None
     description: str | None = Field(None, max_length=1024, description="Alt text.")
+
+
+async def uploads(
+    attachments: Sequence[AttachmentIn] | None, runtime: EdgeRuntime
+) -> list[FileUpload]:
+    """The files to send: each attachment decoded or downloaded under the runtime's limits."""
+    return [
+        await to_upload(
+            a.filename,
+            data_base64=a.data_base64,
+            url=a.url,
+            description=a.description,
+            max_bytes=runtime.max_attachment_bytes,
+            allow_private=runtime.allow_private_urls,
+        )
+        for a in attachments or ()
+    ]
 
 
 class Mentions(BaseModel):
@@ -181,17 +200,7 @@ def register(kit: ToolKit) -> None:
         if not content and not embeds and not attachments:
             raise ValueError("give content, embeds or attachments: a message cannot be empty")
         cid = to_id(channel_id, "channel_id")
-        files: list[FileUpload] = [
-            await to_upload(
-                a.filename,
-                data_base64=a.data_base64,
-                url=a.url,
-                description=a.description,
-                max_bytes=runtime.max_attachment_bytes,
-                allow_private=runtime.allow_private_urls,
-            )
-            for a in attachments or ()
-        ]
+        files = await uploads(attachments, runtime)
         receipt = await kit.caller().handle.send_message(
             cid,
             content,

@@ -89,6 +89,26 @@ class Edge:
             self.runtime.default_agent = before
 
 
+async def assert_hints(edge: Edge, expected: Mapping[str, tuple[bool, bool, bool, bool]]) -> None:
+    """Each tool's (read_only, destructive, idempotent, open_world) hints are as ``expected``,
+    and it has a title, a description and an output schema."""
+    listed = await edge.client.list_tools()
+    tools = {t.name: t for t in listed.tools}
+    for name, want in expected.items():
+        hints = tools[name].annotations
+        assert hints is not None, name
+        got = (
+            hints.read_only_hint,
+            hints.destructive_hint,
+            hints.idempotent_hint,
+            hints.open_world_hint,
+        )
+        assert got == want, name
+        assert hints.title, name
+        assert tools[name].description, name
+        assert tools[name].output_schema, name
+
+
 @asynccontextmanager
 async def running_edge(data_dir: Path, **runtime: Any) -> AsyncIterator[Edge]:
     async with sandbox_server() as sandbox:

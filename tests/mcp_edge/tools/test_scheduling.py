@@ -9,7 +9,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from tests.mcp_edge.tools.conftest import Edge, running_edge
+from tests.mcp_edge.tools.conftest import Edge, assert_hints, running_edge
 
 pytestmark = [pytest.mark.anyio]
 
@@ -171,18 +171,4 @@ async def test_bad_times_and_arguments_are_refused(edge: Edge) -> None:
 
 async def test_annotations(edge: Edge) -> None:
     """The tools' hints say truthfully what they do, and each has a title and output schema."""
-    listed = await edge.client.list_tools()
-    tools = {t.name: t for t in listed.tools}
-    for name, expected in HINTS.items():
-        hints = tools[name].annotations
-        assert hints is not None, name
-        got = (
-            hints.read_only_hint,
-            hints.destructive_hint,
-            hints.idempotent_hint,
-            hints.open_world_hint,
-        )
-        assert got == expected, name
-        assert hints.title, name
-        assert tools[name].description, name
-        assert tools[name].output_schema, name
+    await assert_hints(edge, HINTS)
