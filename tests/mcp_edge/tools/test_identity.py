@@ -22,7 +22,8 @@ def _user(edge: Edge, name: str) -> User:
 
 
 async def test_whoami_names_the_caller(edge: Edge) -> None:
-    """scribe learns its bot's id and name, its guild, capabilities and intents; no profile yet."""
+    """scribe learns its bot's id and name, its guild, capabilities and intents; no policy, so
+    no profile and no grant list."""
     out = await edge.ok("whoami")
     assert out["agent"] == "scribe"
     assert out["user_id"] == str(edge.user_id("scribe"))
@@ -33,6 +34,7 @@ async def test_whoami_names_the_caller(edge: Edge) -> None:
     assert out["capabilities"]["members"] is True
     assert {"guilds", "message_content", "members"} <= set(out["intents"])
     assert out["profile"] is None
+    assert out["granted_tools"] is None
     async with edge.as_agent("sentinel"):
         other = await edge.ok("whoami")
     assert other["agent"] == "sentinel"
@@ -142,3 +144,16 @@ async def test_policy_keeps_the_profile_for_admins(edge: Edge) -> None:
     text = await edge.error("set_agent_profile", {"username": "renamed"})
     assert "set_agent_profile is not granted" in text
     assert _user(edge, "scribe").username == "scribe"
+
+
+async def test_whoami_reports_the_policy(edge: Edge) -> None:
+    """With a policy, whoami names the agent's profile and exactly the tools it may call."""
+    edge.runtime.policy = Policy.of(
+        [AgentPolicy("scribe", profile="reader", grant=("send_message",))]
+    )
+    out = await edge.ok("whoami")
+    assert out["profile"] == "reader"
+    assert "send_message" in out["granted_tools"]
+    assert "delete_message" not in out["granted_tools"]
+    listed = {t.name for t in (await edge.client.list_tools()).tools}
+    assert set(out["granted_tools"]) == listed
