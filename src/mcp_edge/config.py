@@ -177,6 +177,9 @@ class Config:
     sandbox_seed: Path | None = None
     sandbox_port: int = 0
     sandbox_rate_limits: bool = True
+    discord_api_url: str | None = None
+    """Talk to this Discord-compatible REST base (an external sandbox: benchmarks, shared test
+    rigs) instead of Discord; the agents' tokens come from their token sources as usual."""
     """Whether the embedded sandbox enforces Discord's REST rate limits (off for benchmarks)."""
     auth: Literal["api_key", "none"] = "api_key"
     allowed_hosts: tuple[str, ...] = ()
@@ -341,6 +344,16 @@ def _text(value: object, base: Path, *, from_env: bool = False) -> object:
     raise _Bad(f"expected non-empty text, got {_describe(value)}", "give it as a quoted string")
 
 
+def _api_url(value: object, base: Path, *, from_env: bool = False) -> object:
+    if isinstance(value, str) and value.strip().startswith(("http://", "https://")):
+        return value.strip().rstrip("/")
+    raise _Bad(
+        f"expected an http(s) URL, got {_describe(value)}",
+        "give the REST base of a sandbox Discord, like http://127.0.0.1:8080/api/v10 (what "
+        "`mcp-discord sandbox` prints), or leave it unset for Discord itself",
+    )
+
+
 def _int_range(low: int, high: int) -> _Parse:
     def parse(value: object, base: Path, *, from_env: bool = False) -> object:
         number: int | None = None
@@ -410,6 +423,7 @@ _SCALARS: dict[str, _Parse] = {
     "sandbox_seed": _path,
     "sandbox_port": _int_range(0, 65535),
     "sandbox_rate_limits": _boolean,
+    "discord_api_url": _api_url,
     "auth": _choice("api_key", "none"),
     "allowed_hosts": _text_list,
     "allowed_origins": _text_list,
@@ -419,7 +433,7 @@ _SCALARS: dict[str, _Parse] = {
     "max_request_body": _int_range(1024, 2**40),
     "stop_timeout": _positive_float,
 }
-_NULLABLE = frozenset({"sandbox_seed", "keys_file"})
+_NULLABLE = frozenset({"sandbox_seed", "keys_file", "discord_api_url"})
 _FILE_KEYS = (*_SCALARS, "agents")
 _AGENT_KEYS = (
     "name",
@@ -1100,6 +1114,13 @@ class _Builder:
                         "no token source and the sandbox is off",
                         "add token_env or token_file, or set sandbox: auto or on",
                     )
+        if config.discord_api_url is not None and config.sandbox_enabled:
+            self.bad(
+                "discord_api_url",
+                "is set, but the embedded sandbox is on (sandbox: on, or no agent has a token)",
+                "give the agents token sources (the external sandbox's bot tokens) and set "
+                "sandbox: off, or remove discord_api_url to use the embedded sandbox",
+            )
         if config.sandbox_seed is not None and not _is_file(config.sandbox_seed):
             self.bad(
                 "sandbox_seed",

@@ -71,7 +71,6 @@ def main(config: Config) -> int:
     for warning in config.warnings:
         _log.warning("config: %s", warning)
     try:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
         anyio.run(serve, config, backend="asyncio", backend_options=_asyncio_options())
     except KeyboardInterrupt:
         return 130
@@ -157,6 +156,7 @@ async def serve(
     """Run everything in the module docstring until a signal, stdin EOF, :meth:`Edge.stop`
     or cancellation. ``sandbox``: an already running sandbox to use instead of starting one
     (tests, benchmarks); ``signals``: whether to handle SIGINT/SIGTERM."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
     async with anyio.create_task_group() as root:
         keys: dict[str, str] = {}
         if sandbox is not None or config.sandbox_enabled:
@@ -192,7 +192,7 @@ async def serve(
         swarm = Swarm(
             [_agent_config(a, config) for a in config.agents],
             config.data_dir,
-            None if sandbox is None else sandbox.base_url,
+            config.discord_api_url if sandbox is None else sandbox.base_url,
             stop_timeout=config.stop_timeout,
         )
         await root.start(swarm.run, name="swarm")
@@ -206,8 +206,8 @@ async def serve(
             tool_timeout=config.tool_timeout,
             send_timeout=config.send_timeout,
             recorder=metrics,
-            allow_private_urls=sandbox is not None,
-            sandbox=sandbox is not None,
+            allow_private_urls=sandbox is not None or config.discord_api_url is not None,
+            sandbox=sandbox is not None or config.discord_api_url is not None,
             policy=Policy.of(agent.policy() for agent in config.agents),
             audit=audit,
         )
