@@ -305,15 +305,26 @@ class Edge:
 
 
 def _banner(edge: Edge) -> None:
-    """Over HTTP with the embedded sandbox: what a person needs to connect, on stdout."""
+    """Over HTTP: where to connect (and, with the embedded sandbox, its demo agents' keys and
+    a client config to paste), on stdout."""
     if edge.sandbox is None:
-        return
-    lines = [
-        "",
-        "mcp-discord is running against the embedded sandbox Discord (no real Discord).",
-        f"  MCP endpoint:  {edge.url}   (also /sse, /ws; /healthz /readyz /metrics)",
-        f"  sandbox:       {edge.sandbox.base_url}",
-    ]
+        target = (
+            f"the Discord-compatible API at {edge.config.discord_api_url}"
+            if edge.config.discord_api_url
+            else "Discord"
+        )
+        lines = [
+            "",
+            f"mcp-discord is serving {len(edge.swarm.names)} agent(s) on {target}.",
+            f"  MCP endpoint:  {edge.url}   (also /sse, /ws; /healthz /readyz /metrics)",
+        ]
+    else:
+        lines = [
+            "",
+            "mcp-discord is running against the embedded sandbox Discord (no real Discord).",
+            f"  MCP endpoint:  {edge.url}   (also /sse, /ws; /healthz /readyz /metrics)",
+            f"  sandbox:       {edge.sandbox.base_url}",
+        ]
     if edge.demo_keys:
         lines.append("  demo agents and their API keys (Authorization: Bearer <key>):")
         lines += [f"    {name:10} {key}" for name, key in edge.demo_keys.items()]
