@@ -538,7 +538,11 @@ class DiscordPort(Protocol):
         embeds: Sequence[JSONObject] | None = None,
     ) -> MessageInfo: ...
 
-    async def delete_message(self, channel_id: int, message_id: int) -> None: ...
+    async def delete_message(
+        self, channel_id: int, message_id: int, *, reason: str | None = None
+    ) -> None:
+        """Delete a message; ``reason`` goes to the guild's audit log (others' messages)."""
+        ...
 
     async def fetch_messages(
         self,

@@ -627,10 +627,12 @@ class AgentClient:
         )
         return message_from_payload(data)
 
-    async def delete_message(self, channel_id: int, message_id: int) -> None:
+    async def delete_message(
+        self, channel_id: int, message_id: int, *, reason: str | None = None
+    ) -> None:
         ids = {"channel": channel_id, "message": message_id}
         await self._rest(
-            lambda http: http.delete_message(channel_id, message_id),
+            lambda http: http.delete_message(channel_id, message_id, reason=reason),
             action=f"delete message {message_id} in channel {channel_id}",
             permission="manage_messages",
             what=f"message {message_id} in channel {channel_id}",

@@ -563,7 +563,7 @@ def register(kit: ToolKit) -> None:
         if timeout_minutes and channel.guild_id is None:
             raise ToolError("timeout_minutes applies to server channels only: this is a DM")
         with not_found_hint(advice):
-            await agent.call(lambda port: port.delete_message(cid, mid))
+            await agent.call(lambda port: port.delete_message(cid, mid, reason=reason))
         text = f"Message {mid} by {message.author_name} ({message.author_id}) deleted."
         how = "then timeout_member with guild_id, user_id and minutes"
         if not timeout_minutes or channel.guild_id is None:

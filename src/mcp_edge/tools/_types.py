@@ -38,6 +38,17 @@ Snowflake = Annotated[
 
 MAX_SNOWFLAKE = 2**64 - 1
 
+Reason = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=512,
+        description="Why: recorded in the guild's audit log beside this change, where "
+        "moderators read it.",
+    ),
+]
+"""The audit-log reason the tools that change or remove things take."""
+
 
 def to_id(value: str, field: str) -> int:
     """A validated snowflake argument as an int (``ValueError`` naming ``field`` otherwise)."""
@@ -211,6 +222,7 @@ __all__ = [
     "Guild",
     "Member",
     "Message",
+    "Reason",
     "Snowflake",
     "channel_kind",
     "iso",

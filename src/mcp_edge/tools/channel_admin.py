@@ -21,17 +21,7 @@ from actors.discord_port import DiscordError
 from discord_io.ops import channel_admin as ops
 from discord_io.ops.permissions import parse_permissions, permission_names
 from mcp_edge.tools._kit import ToolKit
-from mcp_edge.tools._types import Channel, Snowflake, not_found_hint, opt_id, to_id
-
-Reason = Annotated[
-    str | None,
-    Field(
-        min_length=1,
-        max_length=512,
-        description="Why: shown in the guild's audit log beside this change.",
-    ),
-]
-"""The audit-log reason every administrative tool takes."""
+from mcp_edge.tools._types import Channel, Reason, Snowflake, not_found_hint, opt_id, to_id
 
 PermissionName = Annotated[
     str,

@@ -15,7 +15,7 @@ from mcp_edge.runtime import EdgeRuntime
 from mcp_edge.tools._attachments import to_upload
 from mcp_edge.tools._history import MessageFilter, time_bound
 from mcp_edge.tools._kit import ToolKit
-from mcp_edge.tools._types import Message, Snowflake, opt_id, to_id
+from mcp_edge.tools._types import Message, Reason, Snowflake, opt_id, to_id
 
 MAX_SCAN_PAGES = 5
 """Pages of 100 that one filtered ``read_messages`` call scans at most before returning."""
@@ -334,11 +334,14 @@ def register(kit: ToolKit) -> None:
         return Message.of(edited)
 
     @kit.tool(title="Delete a message", read_only=False, destructive=True, idempotent=True)
-    async def delete_message(channel_id: Snowflake, message_id: Snowflake, ctx: Context) -> Deleted:
+    async def delete_message(
+        channel_id: Snowflake, message_id: Snowflake, ctx: Context, reason: Reason = None
+    ) -> Deleted:
         """Delete a message. The bot can always delete its own; others' need Manage Messages.
 
-        This cannot be undone.
+        This cannot be undone. Give a reason when deleting someone else's message: moderators
+        see it in the guild's audit log.
         """
         cid, mid = to_id(channel_id, "channel_id"), to_id(message_id, "message_id")
-        await kit.caller().handle.call(lambda port: port.delete_message(cid, mid))
+        await kit.caller().handle.call(lambda port: port.delete_message(cid, mid, reason=reason))
         return Deleted(deleted=True, channel_id=channel_id, message_id=message_id)

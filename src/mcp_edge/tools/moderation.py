@@ -21,20 +21,13 @@ from pydantic import BaseModel, Field
 from actors.discord_port import DiscordForbidden, DiscordNotFound, DiscordPort
 from discord_io.ops import moderation as ops
 from mcp_edge.tools._kit import ToolKit
-from mcp_edge.tools._types import Member, Snowflake, iso, opt_id, to_id
+from mcp_edge.tools._types import Member, Reason, Snowflake, iso, opt_id, to_id
 
 T = TypeVar("T")
 
 MAX_TIMEOUT_MINUTES = 40_320
 """28 days: Discord's longest timeout."""
 
-Reason = Annotated[
-    str | None,
-    Field(
-        max_length=512,
-        description="Why: recorded in the guild's audit log (moderators read it there).",
-    ),
-]
 
 _HIERARCHY = (
     " Discord also refuses when the bot's highest role is not above the member's highest role, "

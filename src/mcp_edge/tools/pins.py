@@ -18,7 +18,7 @@ from actors.discord_port import (
 from discord_io.ops import pins as ops
 from mcp_edge.tools._history import MessageFilter, time_bound
 from mcp_edge.tools._kit import ToolKit
-from mcp_edge.tools._types import Message, Snowflake, iso, not_found_hint, opt_id, to_id
+from mcp_edge.tools._types import Message, Reason, Snowflake, iso, not_found_hint, opt_id, to_id
 from mcp_edge.tools.reactions import Emoji, parse_emoji
 from mcp_edge.tools.threads import archived_hint
 
@@ -26,10 +26,6 @@ SEARCH_PAGE = 100
 """Messages per history page a search reads (Discord's maximum)."""
 MAX_SEARCH_CHANNELS = 10
 
-Reason = Annotated[
-    str | None,
-    Field(max_length=512, description="Why: shown in the guild's audit log."),
-]
 _REOPEN = "reopen it first with update_thread (archived=false)"
 _MESSAGE_ADVICE = "check channel_id and message_id (read_messages gives them)"
 

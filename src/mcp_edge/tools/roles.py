@@ -21,8 +21,8 @@ from pydantic import BaseModel, Field
 from discord_io.ops import roles as ops
 from discord_io.ops.permissions import parse_permissions, permission_names
 from mcp_edge.tools._kit import ToolKit
-from mcp_edge.tools._types import Snowflake, not_found_hint, to_id
-from mcp_edge.tools.channel_admin import PermissionName, Reason
+from mcp_edge.tools._types import Reason, Snowflake, not_found_hint, to_id
+from mcp_edge.tools.channel_admin import PermissionName
 
 Color = Annotated[
     str | None,

@@ -16,7 +16,15 @@ from discord_io.ops import threads as ops
 from discord_io.ops.pins import snowflake_time
 from discord_io.ops.threads import ForumTag, ThreadInfo
 from mcp_edge.tools._kit import ToolKit
-from mcp_edge.tools._types import Snowflake, channel_kind, iso, not_found_hint, opt_id, to_id
+from mcp_edge.tools._types import (
+    Reason,
+    Snowflake,
+    channel_kind,
+    iso,
+    not_found_hint,
+    opt_id,
+    to_id,
+)
 
 THREAD_ARCHIVED = 50083
 """Discord's error code for a change to an archived thread."""
@@ -26,10 +34,6 @@ FORUM_DEDUP_WINDOW = dt.timedelta(minutes=10)
 post with the same title in the same forum this recently."""
 
 ArchiveMinutes = Literal[60, 1440, 4320, 10080]
-Reason = Annotated[
-    str | None,
-    Field(max_length=512, description="Why: shown in the guild's audit log."),
-]
 ThreadName = Annotated[str, Field(min_length=1, max_length=100)]
 
 

@@ -31,7 +31,7 @@ from actors.discord_port import DiscordError, MessageInfo
 from discord_io.ops import webhooks as ops
 from mcp_edge.tools._attachments import decode_base64, download
 from mcp_edge.tools._kit import ToolKit
-from mcp_edge.tools._types import Message, Snowflake, not_found_hint, opt_id, to_id
+from mcp_edge.tools._types import Message, Reason, Snowflake, not_found_hint, opt_id, to_id
 from mcp_edge.tools.messages import Embed
 
 KEY_TTL = 24 * 3600.0
@@ -47,11 +47,6 @@ _IMAGE_TYPES = (
     (b"GIF87a", "image/gif"),
     (b"GIF89a", "image/gif"),
 )
-
-Reason = Annotated[
-    str | None,
-    Field(max_length=512, description="Why: recorded in the server's audit log on Discord."),
-]
 
 
 class Webhook(BaseModel):

@@ -172,3 +172,15 @@ async def test_private_urls_are_refused_outside_the_sandbox(edge: Edge) -> None:
         },
     )
     assert "non-public address" in text
+
+
+async def test_deleting_anothers_message_records_the_reason(edge: Edge) -> None:
+    """A moderator's delete of someone else's message carries its reason to the audit log."""
+    general = edge.channel("general")
+    human = edge.sandbox.inject_message(int(general), "spam", author_id=edge.user_id("bob"))
+    await edge.ok(
+        "delete_message",
+        {"channel_id": general, "message_id": str(human.id), "reason": "spam, per rule 3"},
+    )
+    guild = next(iter(edge.sandbox.state.guilds.values()))
+    assert "spam, per rule 3" in [entry.reason for entry in guild.audit_log]

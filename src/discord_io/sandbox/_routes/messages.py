@@ -14,10 +14,12 @@ from aiohttp import web
 
 from .. import _errors as errors
 from .._app import NO_CONTENT, Call, Reply, Router, ok, parse_json_object
+from .._channel_ops import AuditEvent, audit
 from .._model import JSONObject, Message
 from .._serialize import message_json
 from .._snowflake import parse_snowflake
 from .._state import AllowedMentions, NewAttachment
+from ._args import audit_reason
 
 router = Router()
 
@@ -229,8 +231,20 @@ async def edit_message(call: Call) -> Reply:
 
 @router.delete("/channels/{channel_id}/messages/{message_id}")
 async def delete_message(call: Call) -> Reply:
-    """``DELETE .../messages/{message_id}``: 204; dispatches MESSAGE_DELETE."""
-    call.state.delete_message(
-        call.me.id, call.snowflake("channel_id"), call.snowflake("message_id")
-    )
+    """``DELETE .../messages/{message_id}``: 204; dispatches MESSAGE_DELETE. Deleting someone
+    else's message records a MESSAGE_DELETE audit entry (target: the author) with the reason."""
+    channel_id, message_id = call.snowflake("channel_id"), call.snowflake("message_id")
+    message = call.state.visible_message(call.me.id, channel_id, message_id)
+    author, guild_id = message.author_id, call.state.channels[message.channel_id].guild_id
+    call.state.delete_message(call.me.id, channel_id, message_id)
+    if author != call.me.id:
+        audit(
+            call.state,
+            guild_id,
+            AuditEvent.MESSAGE_DELETE,
+            call.me.id,
+            author,
+            reason=audit_reason(call),
+            options={"channel_id": str(channel_id), "count": "1"},
+        )
     return NO_CONTENT
