@@ -23,11 +23,13 @@ string over 2,000 characters) are replaced by a size note.
 Where it goes. :meth:`AuditLog.append` never waits: it logs the record as one JSON line on the
 ``mcp_edge.audit`` logger and puts it on a bounded queue. The log's own task
 (:meth:`AuditLog.run`) drains the queue in batches and writes each batch in one transaction in
-a worker thread (group commit, ``synchronous=FULL``: a written batch survives a power cut), so
-auditing adds a fraction of a millisecond to a call (building and logging the record), never
-an fsync. If the queue is full or the write fails, the call still succeeds: the loss is logged
-and counted (:attr:`AuditStatistics.dropped`, ``failed``) -- an audit outage must not take
-Discord access down with it, and the JSON lines still carry every record to the log pipeline.
+a worker thread (group commit, ``synchronous=FULL``: a written batch survives a power cut;
+the writer lingers :attr:`AuditLog.linger` seconds after a batch's first record so that calls
+in a row share a transaction), so auditing adds a fraction of a millisecond to a call
+(building the record, and logging it when ``mcp_edge.audit`` logs at INFO), never an fsync.
+If the queue is full or the write fails, the call still succeeds: the loss is logged and
+counted (:attr:`AuditStatistics.dropped`, ``failed``) -- an audit outage must not take Discord
+access down with it, and the JSON lines still carry every record to the log pipeline.
 
 The database is its own file, ``DATA_DIR/audit.sqlite3`` (WAL), not the Store's: the Store
 holds its file with ``locking_mode=EXCLUSIVE`` (so two servers never deliver one outbox), which
@@ -173,7 +175,7 @@ def scrub(value: Any, name: str = "") -> Any:
 def collect_ids(*sources: Any) -> dict[str, tuple[str, ...]]:
     """Every Discord id in ``sources`` by field: ``*_id``, ``*_ids``, and ``id`` fields named
     after the field that holds their object (``message.id`` -> ``message_id``)."""
-    found: dict[str, list[str]] = {}
+    found: dict[str, dict[str, None]] = {}  # label -> ids in order (a dict: O(1) "seen?")
     count = 0
 
     def add(label: str, raw: Any) -> None:
@@ -183,9 +185,9 @@ def collect_ids(*sources: Any) -> dict[str, tuple[str, ...]]:
         text = str(raw)
         if isinstance(raw, bool) or not text.isdigit():
             return
-        bucket = found.setdefault(label, [])
+        bucket = found.setdefault(label, {})
         if text not in bucket:
-            bucket.append(text)
+            bucket[text] = None
             count += 1
 
     def walk(value: Any, owner: str) -> None:
@@ -200,15 +202,20 @@ def collect_ids(*sources: Any) -> dict[str, tuple[str, ...]]:
                 elif key.endswith("_ids") and isinstance(item, list | tuple):
                     for one in item:
                         add(key[:-1], one)
-                else:
+                elif type(item) not in _SCALARS:  # a scalar holds no ids: no call for it
                     walk(item, _singular(key))
         elif isinstance(value, list | tuple):
             for item in value:
-                walk(item, owner)
+                if type(item) not in _SCALARS:
+                    walk(item, owner)
 
     for source in sources:
         walk(source, "")
     return {k: tuple(v) for k, v in found.items()}
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+"""Values :func:`collect_ids` need not look inside."""
 
 
 def _singular(key: str) -> str:
@@ -286,6 +293,10 @@ class AuditLog:
     capacity: int = 10_000
     """Records queued at most; more are dropped (and counted) rather than slowing calls."""
     batch_limit: int = 500
+    linger: float = 0.05
+    """Seconds the writer waits after a batch's first record for more to join it: calls one
+    after another then share one transaction (one worker-thread hop, one fsync) instead of
+    paying one each (~0.3 ms of CPU per call, measured). A call never waits for it."""
     clock: Any = time.time
     _send: MemoryObjectSendStream[AuditRecord] = attrs.field(init=False, repr=False)
     _receive: MemoryObjectReceiveStream[AuditRecord] = attrs.field(init=False, repr=False)
@@ -302,11 +313,12 @@ class AuditLog:
     def append(self, record: AuditRecord) -> None:
         """Log ``record`` as a JSON line and queue it for the database; never waits."""
         self._appended += 1
-        _log.info(
-            "%s",
-            json.dumps(record.to_json(), ensure_ascii=False, default=str),
-            extra={"agent": record.agent, "tool": record.tool, "outcome": record.outcome},
-        )
+        if _log.isEnabledFor(logging.INFO):  # the line is built only when it will be written
+            _log.info(
+                "%s",
+                json.dumps(record.to_json(), ensure_ascii=False, default=str),
+                extra={"agent": record.agent, "tool": record.tool, "outcome": record.outcome},
+            )
         try:
             self._send.send_nowait(record)
         except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
@@ -343,12 +355,14 @@ class AuditLog:
             async with self._receive:
                 async for first in self._receive:
                     batch = [first]
-                    while len(batch) < self.batch_limit:
-                        try:
-                            batch.append(self._receive.receive_nowait())
-                        except (anyio.WouldBlock, anyio.EndOfStream):
-                            break
-                    with anyio.CancelScope(shield=True):
+                    with anyio.CancelScope(shield=True):  # never drop a batch in hand
+                        if self.linger > 0:
+                            await anyio.sleep(self.linger)
+                        while len(batch) < self.batch_limit:
+                            try:
+                                batch.append(self._receive.receive_nowait())
+                            except (anyio.WouldBlock, anyio.EndOfStream):
+                                break
                         try:
                             await anyio.to_thread.run_sync(_write, conn, batch)
                         except sqlite3.Error as exc:

@@ -117,6 +117,9 @@ class EdgeMetrics:
     registry: CollectorRegistry = attrs.field(factory=CollectorRegistry, init=False)
     _tool_calls: Counter = attrs.field(init=False, repr=False)
     _tool_seconds: Histogram = attrs.field(init=False, repr=False)
+    _children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = attrs.field(
+        factory=dict, init=False, repr=False
+    )
     _statistics: Callable[[], SwarmStatistics] | None = attrs.field(
         default=None, init=False, repr=False
     )
@@ -158,8 +161,13 @@ class EdgeMetrics:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
         if self._agents is not None and agent != NO_AGENT and agent not in self._agents:
             agent = OTHER_AGENT
-        self._tool_calls.labels(tool, agent, outcome).inc()
-        self._tool_seconds.labels(tool, agent, outcome).observe(max(0.0, seconds))
+        key = (tool, agent, outcome)
+        children = self._children.get(key)
+        if children is None:  # labels() validates and locks: once per label set, not per call
+            children = (self._tool_calls.labels(*key), self._tool_seconds.labels(*key))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(max(0.0, seconds))
 
     # ------------------------------------------------------------------ pulled and cached
 

@@ -224,6 +224,7 @@ class ToolKit:
                 reached.append(True)
             ctx = next((v for v in kwargs.values() if isinstance(v, Context)), None)
             request_id = _request_id(ctx)
+            arguments = _arguments(kwargs)
             started_at = runtime.clock()
             started = time.perf_counter()
             agent = "-"
@@ -240,7 +241,7 @@ class ToolKit:
                     with anyio.fail_after(limit if limit > 0 else math.inf):
                         policy = self.policy()
                         if policy is not None:
-                            await self._admit(policy, caller, name, _arguments(kwargs))
+                            await self._admit(policy, caller, name, arguments)
                         result = await fn(*args, **kwargs)
                         if policy is not None and policy.restricts_channels(agent):
                             result = await self._filter(policy, caller, result)
@@ -273,25 +274,26 @@ class ToolKit:
                 raise
             finally:
                 seconds = time.perf_counter() - started
-                _log.info(
-                    "tool %s %s",
-                    name,
-                    outcome,
-                    extra={
-                        "tool": name,
-                        "agent": agent,
-                        "outcome": outcome,
-                        "duration_ms": round(seconds * 1000, 3),
-                        "request_id": request_id,
-                    },
-                )
+                if _log.isEnabledFor(logging.INFO):  # the fields only when the line is written
+                    _log.info(
+                        "tool %s %s",
+                        name,
+                        outcome,
+                        extra={
+                            "tool": name,
+                            "agent": agent,
+                            "outcome": outcome,
+                            "duration_ms": round(seconds * 1000, 3),
+                            "request_id": request_id,
+                        },
+                    )
                 if runtime.recorder is not None:
                     runtime.recorder.record_tool_call(name, agent, outcome, seconds)
                 self._audit(
                     started=started_at,
                     agent=agent,
                     tool=name,
-                    arguments=_arguments(kwargs),
+                    arguments=arguments,
                     outcome="cancelled" if cancelled else outcome,
                     error="cancelled before it finished" if cancelled else error,
                     result=result if outcome == "ok" and not cancelled else None,
