@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make run        set up .venv and serve MCP over HTTP at http://127.0.0.1:8765/mcp on the sandbox Discord"
 	@echo "make test       set up .venv and run the linters, the type checker and the whole suite"
-	@echo "make bench      run every benchmark in bench/ (runtime, store, agents, sandbox, pacing)"
+	@echo "make bench      run every benchmark in bench/ (python -m bench --help lists them)"
 	@echo "make lock       re-resolve dependencies (needs uv) into uv.lock and requirements.lock"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -37,7 +37,7 @@ test: lint typecheck
 	$(BIN)/python -m pytest
 
 # Each scenario prints a Markdown report; `.venv/bin/python -m bench --help` lists them.
-BENCH_SCENARIOS := runtime store agents sandbox pacing
+BENCH_SCENARIOS := runtime store agents sandbox pacing edge floor latency swarm-send swarm-chat bulk idle
 
 bench: $(STAMP)
 	@for scenario in $(BENCH_SCENARIOS); do $(BIN)/python -m bench $$scenario || exit 1; done

@@ -12,15 +12,34 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from bench import agents, edge, pacing, runtime, sandbox, store
+from bench import (
+    agents,
+    bulk,
+    edge,
+    floor,
+    idle,
+    latency,
+    pacing,
+    runtime,
+    sandbox,
+    store,
+    swarm_chat,
+    swarm_send,
+)
 
 SCENARIOS: dict[str, ModuleType] = {
     "agents": agents,
+    "bulk": bulk,
     "edge": edge,
+    "floor": floor,
+    "idle": idle,
+    "latency": latency,
     "pacing": pacing,
     "runtime": runtime,
     "sandbox": sandbox,
     "store": store,
+    "swarm-chat": swarm_chat,
+    "swarm-send": swarm_send,
 }
 
 

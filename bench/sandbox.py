@@ -34,13 +34,10 @@ and at the end of the window, dispatches received, and errors by status. PASS ne
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.metadata
 import importlib.util
 import itertools
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,8 +50,8 @@ import aiohttp
 import anyio
 import attrs
 
-from bench import _report
-from discord_io.sandbox import make_token
+from bench import _report, _world
+from bench._world import BotRef, process_cpu_seconds, sandbox_process
 
 TARGET_PER_CORE = 2000.0
 """Requests per sandbox CPU second the issue asks for."""
@@ -66,11 +63,7 @@ MIX: tuple[tuple[str, int], ...] = (("create", 4), ("get_channel", 3), ("list_me
 KINDS = tuple(kind for kind, _ in MIX)
 
 _PACKAGES = ("aiohttp", "anyio", "uvloop", "discord.py")
-_DISCORD_EPOCH_MS = 1_420_070_400_000
-_ID_BASE = (1_704_067_200_000 - _DISCORD_EPOCH_MS) << 22  # ids minted at 2024-01-01
-_STARTUP_TIMEOUT = 60.0
 _READY_TIMEOUT = 60.0
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @attrs.frozen
@@ -169,131 +162,12 @@ class SandboxBenchReport:
         )
 
 
-# -- the world ---------------------------------------------------------------------------------
+# -- the world (bench/_world.py, shared with the swarm scenarios) ------------------------------
 
 
-@attrs.frozen
-class _BotRef:
-    name: str
-    id: int
-    token: str
-    channel_ids: tuple[int, ...]
-    """The text channels of the bot's guild."""
-
-
-def build_seed(config: SandboxBenchConfig) -> tuple[dict[str, Any], list[_BotRef]]:
+def build_seed(config: SandboxBenchConfig) -> tuple[dict[str, Any], list[BotRef]]:
     """The seed file's content and, for each bot, its token and its guild's channels."""
-    ids = itertools.count(_ID_BASE + 1)
-    owner = {"name": "owner", "id": str(next(ids)), "status": "online"}
-    bots = []
-    for i in range(config.bots):
-        bot_id = next(ids)
-        name = f"bench-{i:03d}"
-        bots.append({"name": name, "id": str(bot_id), "token": make_token(bot_id, name)})
-    guilds = []
-    refs: list[_BotRef] = []
-    for g in range(config.guilds):
-        members = bots[g :: config.guilds]
-        channel_ids = tuple(next(ids) for _ in range(config.channels))
-        guilds.append(
-            {
-                "name": f"bench guild {g}",
-                "id": str(next(ids)),
-                "owner": "owner",
-                "members": [{"user": "owner"}] + [{"user": bot["name"]} for bot in members],
-                "channels": [
-                    {"name": f"load-{c}", "id": str(cid), "type": "text"}
-                    for c, cid in enumerate(channel_ids)
-                ],
-            }
-        )
-        refs += [_BotRef(b["name"], int(b["id"]), b["token"], channel_ids) for b in members]
-    refs.sort(key=lambda ref: ref.id)
-    return {"users": [owner], "bots": bots, "guilds": guilds}, refs
-
-
-# -- the sandbox process -----------------------------------------------------------------------
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime (fields 14, 15)
-
-
-_WRAPPED_CLI = """
-import asyncio, cProfile, sys, time
-out, loop, sys.argv = sys.argv[1], sys.argv[2], ["mcp-discord", *sys.argv[3:]]
-if loop == "uvloop":  # anyio.run on asyncio makes its loop through the policy
-    import uvloop
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-from mcp_edge.cli import main
-if not out:
-    main()
-    sys.exit(0)
-profiler = cProfile.Profile(time.thread_time)  # CPU time: waiting for the load costs nothing
-profiler.enable()
-try:
-    main()
-finally:
-    profiler.disable()
-    profiler.dump_stats(out)
-"""
-"""``mcp-discord`` as ``python -c`` with argv ``PROFILE LOOP ARGS...``: under cProfile when
-PROFILE is a path, on uvloop when LOOP is ``uvloop``; otherwise exactly the command."""
-
-
-@attrs.define
-class _SandboxProcess:
-    process: anyio.abc.Process
-    http_url: str
-    gateway_url: str
-
-
-@contextlib.asynccontextmanager
-async def _sandbox_process(
-    seed_file: Path, log_file: Path, *, rate_limits: bool, uvloop: bool, profile: Path | None
-) -> Any:
-    command = [sys.executable, "-m", "mcp_edge", "sandbox", "--port", "0", "--seed", str(seed_file)]
-    if not rate_limits:
-        command.append("--no-rate-limits")
-    if profile is not None or uvloop:  # profile stats are written when it exits on SIGTERM
-        loop = "uvloop" if uvloop else "asyncio"
-        command[1:3] = ["-c", _WRAPPED_CLI, str(profile or ""), loop]
-    with log_file.open("wb") as log:
-        process = await anyio.open_process(command, stdout=subprocess.PIPE, stderr=log)
-    try:
-        banner = await _read_banner(process, log_file)
-        base = banner["base URL"]
-        yield _SandboxProcess(process, base.removesuffix("/api/v10"), banner["gateway URL"])
-    finally:
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.terminate()
-                with anyio.move_on_after(10):
-                    await process.wait()
-                if process.returncode is None:
-                    process.kill()
-                    await process.wait()
-            await process.aclose()
-
-
-async def _read_banner(process: anyio.abc.Process, log_file: Path) -> dict[str, str]:
-    assert process.stdout is not None
-    found: dict[str, str] = {}
-    buffer = b""
-    with anyio.move_on_after(_STARTUP_TIMEOUT):
-        async for chunk in process.stdout:
-            buffer += chunk
-            for line in buffer.decode(errors="replace").splitlines():
-                key, _, value = line.partition(":")
-                if key.strip() in ("base URL", "gateway URL") and value.strip():
-                    found[key.strip()] = value.strip()
-            if len(found) == 2:
-                return found
-    log = anyio.Path(log_file)
-    tail = (await log.read_text(errors="replace"))[-2000:] if await log.exists() else ""
-    raise RuntimeError(f"the sandbox did not start (no base URL on stdout); its log:\n{tail}")
+    return _world.build_seed(config.bots, config.guilds, config.channels)
 
 
 # -- gateway clients ---------------------------------------------------------------------------
@@ -312,7 +186,7 @@ class _Gateway:
 async def _gateway_client(
     session: aiohttp.ClientSession,
     url: str,
-    bot: _BotRef,
+    bot: BotRef,
     gateway: _Gateway,
     ready: anyio.Event,
 ) -> None:
@@ -358,7 +232,7 @@ async def _gateway_client(
 
 
 async def _connect(
-    session: aiohttp.ClientSession, url: str, bot: _BotRef, gateway: _Gateway, tg: Any
+    session: aiohttp.ClientSession, url: str, bot: BotRef, gateway: _Gateway, tg: Any
 ) -> None:
     ready = anyio.Event()
     tg.start_soon(_gateway_client, session, url, bot, gateway, ready)
@@ -379,7 +253,7 @@ class _Load:
     exceptions: Counter[str] = attrs.field(factory=Counter)
 
 
-def _jobs(bots: list[_BotRef]) -> Iterator[tuple[str, _BotRef, int]]:
+def _jobs(bots: list[BotRef]) -> Iterator[tuple[str, BotRef, int]]:
     """The endless request plan: kinds by weight; bots and their channels round robin."""
     pattern = [kind for kind, weight in MIX for _ in range(weight)]
     counters = dict.fromkeys(KINDS, 0)
@@ -394,7 +268,7 @@ def _jobs(bots: list[_BotRef]) -> Iterator[tuple[str, _BotRef, int]]:
 async def _worker(
     session: aiohttp.ClientSession,
     base: str,
-    jobs: Iterator[tuple[str, _BotRef, int]],
+    jobs: Iterator[tuple[str, BotRef, int]],
     load: _Load,
     headers: dict[int, dict[str, str]],
 ) -> None:
@@ -443,7 +317,7 @@ async def _measure(
         seed_file.write_text(json.dumps(seed))
         progress(f"sandbox: starting a sandbox process with {config.bots} bots ...")
         log_file = Path(tmp) / "sandbox.log"
-        async with _sandbox_process(
+        async with sandbox_process(
             seed_file,
             log_file,
             rate_limits=config.rate_limits,
@@ -458,7 +332,7 @@ async def _measure(
                     async with anyio.create_task_group() as connecting:
                         limiter = anyio.Semaphore(25)
 
-                        async def connect_one(bot: _BotRef) -> None:
+                        async def connect_one(bot: BotRef) -> None:
                             async with limiter:
                                 await _connect(
                                     gw_session, sandbox.gateway_url, bot, gateway, gateway_tg
@@ -474,8 +348,8 @@ async def _measure(
 
 async def _drive_rest(
     config: SandboxBenchConfig,
-    sandbox: _SandboxProcess,
-    bots: list[_BotRef],
+    sandbox: _world.SandboxProcess,
+    bots: list[BotRef],
     gateway: _Gateway,
     bots_ready: int,
     progress: Callable[[str], None],

@@ -1,0 +1,224 @@
+"""Bulk sends: ``send_messages`` at swarm-send's delivered rate, items spread over channels.
+
+The same world as :mod:`bench.swarm_send` (a sandbox process with Discord's rate limits on,
+``--agents`` bots of ``--channels`` text channels each, ``mcp-discord serve`` with every bot
+as an agent), but each agent's session calls the bulk tool ``send_messages``
+(:mod:`mcp_edge.tools.bulk`, ``delivery: sync``) with ``--batch`` items, one per channel of
+the agent in turn (so at the defaults each call posts once in each of the agent's 10
+channels). The load is open loop: ``--rate`` *items* per second in total, so
+``rate / batch`` calls per second; at the defaults 1000 items/s, every channel at Discord's
+1 message/s -- the same delivered rate as swarm-send, in a tenth of the calls.
+
+After the run the sandbox's delivered log is checked against the items of the calls the
+server answered without error: *lost* = an item of such a call not delivered (an item the
+call reported ``failed`` counts here too: the load generator keeps only whether a call
+failed), *duplicated* = delivered more than once. In the same run the floor (bare MCPServer
+``echo``, :mod:`bench.floor`) takes the same call rate for ``--floor-seconds``.
+
+Reports: delivered items/s, per-call latency p50/p90/p99/max, server CPU s per 1000 items and
+ms per call (with its ratio to the floor's per call), peak RSS, 429s, lost, duplicated and
+pacing utilization (as swarm-send).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+from collections import Counter
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from bench import _results, floor
+from bench._load import LoadConfig, LoadResult, Plan, Transport, run_load
+from bench._scenario import add_common_arguments, first_errors, load_figures, transports
+from bench._serve import Swarm, swarm
+from bench._world import control, delivered_contents
+from bench.latency import ratios
+from bench.swarm_chat import total_429s
+from bench.swarm_send import allowed_rate
+
+TAG = "bulk"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser, seconds=60.0, transports="http")
+    parser.add_argument("--agents", type=int, default=100, metavar="N", help="default 100")
+    parser.add_argument(
+        "--channels", type=int, default=10, metavar="N", help="channels per agent (default 10)"
+    )
+    parser.add_argument(
+        "--guilds", type=int, default=10, metavar="N", help="guilds the agents share (default 10)"
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=1000.0,
+        metavar="N",
+        help="items (messages) per second offered in total (default 1000)",
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        metavar="N",
+        help="items per send_messages call, 1 to 50 (default: --channels, one per channel)",
+    )
+    parser.add_argument(
+        "--no-rate-limits",
+        dest="rate_limits",
+        action="store_false",
+        help="start the sandbox without Discord's rate limits (default: on)",
+    )
+    parser.add_argument(
+        "--floor-seconds",
+        type=float,
+        default=20.0,
+        metavar="S",
+        help="timed seconds of the floor run at the same call rate (0: skip; default 20)",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.quick:
+        args.seconds, args.warmup = min(args.seconds, 2.0), min(args.warmup, 0.5)
+        args.agents, args.channels, args.guilds = min(args.agents, 3), min(args.channels, 2), 1
+        args.rate = min(args.rate, 6.0)
+        args.floor_seconds = min(args.floor_seconds, 1.0)
+    args.guilds = max(1, min(args.guilds, args.agents))
+    args.batch = args.batch or args.channels
+    if not 1 <= args.batch <= 50:
+        raise SystemExit(
+            f"--batch must be 1 to 50 (send_messages takes 50 items), not {args.batch}"
+        )
+    out = args.out or _results.default_out("bulk")
+    summary = trio.run(_main, args, out)
+    print(summary.read_text(), end="")
+    print(f"written to {out}/", file=sys.stderr)
+    return 0
+
+
+def item_tags(session: int, n: int, batch: int) -> list[str]:
+    """The contents of session ``session``'s call ``n``: one unique tag per item."""
+    return [f"{TAG} {session} {n} {i}" for i in range(batch)]
+
+
+def bulk_plan(channels: tuple[int, ...], batch: int) -> Plan:
+    """``send_messages`` of ``batch`` items, item i of call n in channel ``(n*batch + i)``."""
+
+    def plan(session: int, n: int) -> tuple[str, dict[str, Any]]:
+        messages = [
+            {"channel_id": str(channels[(n * batch + i) % len(channels)]), "content": tag}
+            for i, tag in enumerate(item_tags(session, n, batch))
+        ]
+        return "send_messages", {"messages": messages, "delivery": "sync"}
+
+    return plan
+
+
+async def _run(
+    args: argparse.Namespace, world: Swarm, transport: Transport
+) -> tuple[LoadResult, dict[str, Any]]:
+    plans = {s: bulk_plan(bot.channel_ids, args.batch) for s, bot in enumerate(world.bots)}
+    sampler = world.sampler()
+    config = LoadConfig(
+        transport=transport,
+        base_url=world.server.base,
+        keys=[world.keys[bot.name] for bot in world.bots],
+        seconds=args.seconds,
+        warmup=args.warmup,
+        rate=args.rate / args.batch,
+        label=f"bulk {transport}",
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sampler.run)
+        result = await run_load(config, lambda s, n: plans[s](s, n))
+        await trio.sleep(sampler.interval)
+        nursery.cancel_scope.cancel()
+    figures = load_figures(result, sampler, server="server", per="call")
+    all_channels = [c for bot in world.bots for c in bot.channel_ids]
+    contents = await trio.to_thread.run_sync(
+        control, world.sandbox.http_url, partial(delivered_contents, channels=all_channels)
+    )
+    counters = await trio.to_thread.run_sync(control, world.sandbox.http_url, total_429s)
+    delivered = Counter(contents)
+    sent = {tag for r in result.records for tag in item_tags(r.session, r.n, args.batch)}
+    acked = {tag for r in result.records if r.ok for tag in item_tags(r.session, r.n, args.batch)}
+    delivered_in_window = sum(1 for tag in sent if tag in delivered)
+    start, end = result.window
+    seconds = end - start
+    per_s = delivered_in_window / seconds
+    allowed = allowed_rate(len(world.bots), args.channels, args.rate_limits)
+    sandbox_cpu = sampler.cpu_between("sandbox", start, max(end, result.finished))
+    figures.update(
+        {
+            "offered_items_per_s": args.rate,
+            "items_per_call": args.batch,
+            "delivered_per_s": per_s,
+            "server_cpu_s_per_1000_msgs": figures["server_cpu_s"] / delivered_in_window * 1000
+            if delivered_in_window
+            else math.nan,
+            "sandbox_cpu_s_per_1000_msgs": sandbox_cpu / delivered_in_window * 1000
+            if delivered_in_window
+            else math.nan,
+            "http_429s": counters,
+            "lost": len(acked - delivered.keys()),
+            "duplicated": sum(n - 1 for tag, n in delivered.items() if tag.startswith(TAG + " ")),
+            "pacing_utilization": per_s / allowed if math.isfinite(allowed) else math.nan,
+        }
+    )
+    return result, figures
+
+
+async def _main(args: argparse.Namespace, out: Path) -> Path:
+    runs: dict[str, dict[str, Any]] = {}
+    records = {}
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-bulk-") as tmp:
+        for transport in transports(args.transport):
+            async with swarm(
+                Path(tmp) / transport,
+                bots=args.agents,
+                guilds=args.guilds,
+                channels=args.channels,
+                rate_limits=args.rate_limits,
+            ) as world:
+                result, figures = await _run(args, world, transport)
+            runs[transport] = figures
+            records[transport] = result.records
+            notes += [f"{transport}: {e}" for e in first_errors(result)]
+        if args.floor_seconds > 0:
+            async with floor.floor_process(Path(tmp) / "floor.log") as bare:
+                for transport in transports(args.transport):
+                    result, figures = await floor.measure(
+                        bare,
+                        transport,
+                        seconds=args.floor_seconds,
+                        warmup=args.warmup,
+                        sessions=args.agents,
+                        rate=args.rate / args.batch,
+                    )
+                    runs[transport].update(ratios(runs[transport], figures))
+                    runs[f"floor {transport}"] = figures
+                    records[f"floor {transport}"] = result.records
+    config = {
+        "agents": args.agents,
+        "channels_per_agent": args.channels,
+        "guilds": args.guilds,
+        "offered_items_per_s": args.rate,
+        "items_per_call": args.batch,
+        "seconds": args.seconds,
+        "warmup": args.warmup,
+        "sandbox_rate_limits": args.rate_limits,
+    }
+    notes.append(
+        "Latency and CPU per call are per send_messages call (items_per_call items each); "
+        "cpu_x_floor compares our CPU per bulk call with the floor's per echo call."
+    )
+    return _results.write(
+        out, "bulk", runs, records, seconds=args.seconds, config=config, notes=notes
+    )
