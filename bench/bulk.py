@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import tempfile
 from collections import Counter
 from functools import partial
 from pathlib import Path
@@ -33,14 +32,13 @@ from typing import Any
 
 import trio
 
-from bench import _results, floor
+from bench import _results
 from bench._load import LoadConfig, LoadResult, Plan, Transport, run_load
-from bench._scenario import add_common_arguments, first_errors, load_figures, transports
-from bench._serve import Swarm, swarm
+from bench._scenario import add_common_arguments, load_figures
+from bench._serve import Swarm
 from bench._world import control, delivered_contents
-from bench.latency import ratios
 from bench.swarm_chat import total_429s
-from bench.swarm_send import allowed_rate
+from bench.swarm_send import allowed_rate, swarm_runs
 
 TAG = "bulk"
 
@@ -175,36 +173,9 @@ async def _run(
 
 
 async def _main(args: argparse.Namespace, out: Path) -> Path:
-    runs: dict[str, dict[str, Any]] = {}
-    records = {}
-    notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="bench-bulk-") as tmp:
-        for transport in transports(args.transport):
-            async with swarm(
-                Path(tmp) / transport,
-                bots=args.agents,
-                guilds=args.guilds,
-                channels=args.channels,
-                rate_limits=args.rate_limits,
-            ) as world:
-                result, figures = await _run(args, world, transport)
-            runs[transport] = figures
-            records[transport] = result.records
-            notes += [f"{transport}: {e}" for e in first_errors(result)]
-        if args.floor_seconds > 0:
-            async with floor.floor_process(Path(tmp) / "floor.log") as bare:
-                for transport in transports(args.transport):
-                    result, figures = await floor.measure(
-                        bare,
-                        transport,
-                        seconds=args.floor_seconds,
-                        warmup=args.warmup,
-                        sessions=args.agents,
-                        rate=args.rate / args.batch,
-                    )
-                    runs[transport].update(ratios(runs[transport], figures))
-                    runs[f"floor {transport}"] = figures
-                    records[f"floor {transport}"] = result.records
+    runs, records, notes = await swarm_runs(
+        args, "bench-bulk-", _run, floor_rate=args.rate / args.batch
+    )
     config = {
         "agents": args.agents,
         "channels_per_agent": args.channels,

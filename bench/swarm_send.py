@@ -31,6 +31,7 @@ import math
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from typing import Any
 import trio
 
 from bench import _results, floor
-from bench._load import LoadConfig, LoadResult, run_load
+from bench._load import LoadConfig, LoadResult, Transport, run_load
 from bench._scenario import add_common_arguments, first_errors, load_figures, transports
 from bench._serve import Swarm, swarm
 from bench._world import control, delivered_contents
@@ -187,11 +188,23 @@ async def _counters(client: Any) -> int:
     return int((await client.counters()).total_429s)
 
 
-async def _main(args: argparse.Namespace, out: Path) -> Path:
+async def swarm_runs(
+    args: argparse.Namespace,
+    prefix: str,
+    run: Callable[
+        [argparse.Namespace, Swarm, Transport], Awaitable[tuple[LoadResult, dict[str, Any]]]
+    ],
+    *,
+    floor_rate: float,
+    per: str = "call",
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any], list[str]]:
+    """``run`` once per chosen transport, each in a fresh sandbox + server world, then the floor
+    at ``floor_rate`` over the same transports; our figures get their ratios to the floor's.
+    Returns the runs' figures, their call records and notes (first errors)."""
     runs: dict[str, dict[str, Any]] = {}
-    records = {}
+    records: dict[str, Any] = {}
     notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="bench-swarm-send-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         for transport in transports(args.transport):
             async with swarm(
                 Path(tmp) / transport,
@@ -200,7 +213,7 @@ async def _main(args: argparse.Namespace, out: Path) -> Path:
                 channels=args.channels,
                 rate_limits=args.rate_limits,
             ) as world:
-                result, figures = await _run(args, world, transport)
+                result, figures = await run(args, world, transport)
             runs[transport] = figures
             records[transport] = result.records
             notes += [f"{transport}: {e}" for e in first_errors(result)]
@@ -213,11 +226,18 @@ async def _main(args: argparse.Namespace, out: Path) -> Path:
                         seconds=args.floor_seconds,
                         warmup=args.warmup,
                         sessions=args.agents,
-                        rate=args.rate,
+                        rate=floor_rate,
                     )
-                    runs[transport].update(ratios(runs[transport], figures, per="message"))
+                    runs[transport].update(ratios(runs[transport], figures, per=per))
                     runs[f"floor {transport}"] = figures
                     records[f"floor {transport}"] = result.records
+    return runs, records, notes
+
+
+async def _main(args: argparse.Namespace, out: Path) -> Path:
+    runs, records, notes = await swarm_runs(
+        args, "bench-swarm-send-", _run, floor_rate=args.rate, per="message"
+    )
     config = {
         "agents": args.agents,
         "channels_per_agent": args.channels,
