@@ -34,30 +34,20 @@ import trio
 
 from bench import _results
 from bench._load import LoadConfig, LoadResult, Plan, Transport, run_load
-from bench._scenario import add_common_arguments, load_figures
+from bench._scenario import load_figures
 from bench._serve import Swarm
 from bench._world import control, delivered_contents
 from bench.swarm_chat import total_429s
-from bench.swarm_send import allowed_rate, swarm_runs
+from bench.swarm_send import add_world_arguments, allowed_rate, fit_world, swarm_runs
 
 TAG = "bulk"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_common_arguments(parser, seconds=60.0, transports="http")
-    parser.add_argument("--agents", type=int, default=100, metavar="N", help="default 100")
-    parser.add_argument(
-        "--channels", type=int, default=10, metavar="N", help="channels per agent (default 10)"
-    )
-    parser.add_argument(
-        "--guilds", type=int, default=10, metavar="N", help="guilds the agents share (default 10)"
-    )
-    parser.add_argument(
-        "--rate",
-        type=float,
-        default=1000.0,
-        metavar="N",
-        help="items (messages) per second offered in total (default 1000)",
+    add_world_arguments(
+        parser,
+        rate_help="items (messages) per second offered in total (default 1000)",
+        floor_help="timed seconds of the floor run at the same call rate (0: skip; default 20)",
     )
     parser.add_argument(
         "--batch",
@@ -66,28 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="items per send_messages call, 1 to 50 (default: --channels, one per channel)",
     )
-    parser.add_argument(
-        "--no-rate-limits",
-        dest="rate_limits",
-        action="store_false",
-        help="start the sandbox without Discord's rate limits (default: on)",
-    )
-    parser.add_argument(
-        "--floor-seconds",
-        type=float,
-        default=20.0,
-        metavar="S",
-        help="timed seconds of the floor run at the same call rate (0: skip; default 20)",
-    )
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.quick:
-        args.seconds, args.warmup = min(args.seconds, 2.0), min(args.warmup, 0.5)
-        args.agents, args.channels, args.guilds = min(args.agents, 3), min(args.channels, 2), 1
-        args.rate = min(args.rate, 6.0)
-        args.floor_seconds = min(args.floor_seconds, 1.0)
-    args.guilds = max(1, min(args.guilds, args.agents))
+    fit_world(args)
     args.batch = args.batch or args.channels
     if not 1 <= args.batch <= 50:
         raise SystemExit(

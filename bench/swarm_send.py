@@ -54,6 +54,18 @@ _DRAIN_MAX = 120.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_world_arguments(
+        parser,
+        rate_help="send_message calls/s offered in total (default 1000)",
+        floor_help="timed seconds of the floor run at the same load (0: skip; default 20)",
+    )
+
+
+def add_world_arguments(
+    parser: argparse.ArgumentParser, *, rate_help: str, floor_help: str
+) -> None:
+    """The options of a swarm world under load (swarm-send, bulk): the common ones,
+    ``--agents --channels --guilds --rate --no-rate-limits --floor-seconds``."""
     add_common_arguments(parser, seconds=60.0, transports="http")
     parser.add_argument("--agents", type=int, default=100, metavar="N", help="default 100")
     parser.add_argument(
@@ -62,35 +74,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--guilds", type=int, default=10, metavar="N", help="guilds the agents share (default 10)"
     )
-    parser.add_argument(
-        "--rate",
-        type=float,
-        default=1000.0,
-        metavar="N",
-        help="send_message calls/s offered in total (default 1000)",
-    )
+    parser.add_argument("--rate", type=float, default=1000.0, metavar="N", help=rate_help)
     parser.add_argument(
         "--no-rate-limits",
         dest="rate_limits",
         action="store_false",
         help="start the sandbox without Discord's rate limits (default: on)",
     )
-    parser.add_argument(
-        "--floor-seconds",
-        type=float,
-        default=20.0,
-        metavar="S",
-        help="timed seconds of the floor run at the same load (0: skip; default 20)",
-    )
+    parser.add_argument("--floor-seconds", type=float, default=20.0, metavar="S", help=floor_help)
 
 
-def main(args: argparse.Namespace) -> int:
+def fit_world(args: argparse.Namespace) -> None:
+    """``--quick`` shrinks the world and the run; guilds never outnumber agents."""
     if args.quick:
         args.seconds, args.warmup = min(args.seconds, 2.0), min(args.warmup, 0.5)
         args.agents, args.channels, args.guilds = min(args.agents, 3), min(args.channels, 2), 1
         args.rate = min(args.rate, 6.0)
         args.floor_seconds = min(args.floor_seconds, 1.0)
     args.guilds = max(1, min(args.guilds, args.agents))
+
+
+def main(args: argparse.Namespace) -> int:
+    fit_world(args)
     out = args.out or _results.default_out("swarm-send")
     summary = trio.run(_main, args, out)
     print(summary.read_text(), end="")
