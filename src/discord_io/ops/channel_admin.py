@@ -195,16 +195,22 @@ async def create_channel(
     return ChannelSettings.from_payload(data)
 
 
-async def get_channel_settings(port: DiscordPort, channel_id: int) -> ChannelSettings:
-    """One channel with its settings and overwrites."""
-    data = await port.rest(
+async def channel_payload(port: DiscordPort, channel_id: int) -> Mapping[str, Any]:
+    """``GET /channels/{id}``: Discord's whole channel object (what ChannelInfo leaves out,
+    too: overwrites, settings, a forum's tags)."""
+    data: Mapping[str, Any] = await port.rest(
         "GET",
         "/channels/{channel_id}",
         action=f"see channel {channel_id}",
         what=f"channel {channel_id}",
         ids={"channel_id": channel_id},
     )
-    return ChannelSettings.from_payload(data)
+    return data
+
+
+async def get_channel_settings(port: DiscordPort, channel_id: int) -> ChannelSettings:
+    """One channel with its settings and overwrites."""
+    return ChannelSettings.from_payload(await channel_payload(port, channel_id))
 
 
 async def update_channel(

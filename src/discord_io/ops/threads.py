@@ -23,6 +23,7 @@ import attrs
 
 from actors.discord_port import ChannelInfo, ChannelKind, DiscordPort, MessageInfo
 from discord_io._translate import channel_from_payload, message_from_payload
+from discord_io.ops.channel_admin import channel_payload
 
 ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
 """Minutes of inactivity after which Discord archives a thread (the only values it takes)."""
@@ -117,13 +118,7 @@ def thread_from_payload(data: Mapping[str, Any]) -> ThreadInfo:
 
 async def get_forum(port: DiscordPort, channel_id: int) -> ForumInfo:
     """A channel and (for a forum or media channel) its ``available_tags``."""
-    data = await port.rest(
-        "GET",
-        "/channels/{channel_id}",
-        action=f"see channel {channel_id}",
-        what=f"channel {channel_id}",
-        ids={"channel_id": channel_id},
-    )
+    data = await channel_payload(port, channel_id)
     tags = tuple(
         ForumTag(id=int(t["id"]), name=str(t.get("name") or ""))
         for t in data.get("available_tags") or ()
