@@ -3,8 +3,10 @@
 :func:`build_seed` writes the seed of N bots spread over G guilds (every bot a member of its
 guild; the seed's default ``@everyone`` permissions let them read and send). Channels are either
 shared by a guild's bots (``per_bot=False``: C text channels per guild, the sandbox scenario) or
-owned (``per_bot=True``: C text channels per bot, named ``<bot>-<n>``, so each agent's channels
-are its own and Discord's per-channel message bucket is the agent's alone).
+owned (``per_bot=True``: C text channels per bot, named ``<bot>-<n>``, hidden from ``@everyone``
+and shown to their bot alone, so each agent's channels are its own: Discord's per-channel
+message bucket is the agent's alone and a message is dispatched to its sender's gateway only,
+not to every bot of the guild).
 
 :func:`sandbox_process` starts ``python -m mcp_edge sandbox --port 0 --seed FILE``
 (``mcp-discord sandbox``) as a subprocess, optionally ``--no-rate-limits``, under cProfile or
@@ -96,8 +98,17 @@ def build_seed(
         if per_bot:
             for bot in members:
                 own = tuple(next(ids) for _ in range(channels))
+                private = [
+                    {"role": "@everyone", "deny": ["view_channel"]},
+                    {"member": bot["name"], "allow": ["view_channel"]},
+                ]
                 entries += [
-                    {"name": f"{bot['name']}-{c}", "id": str(cid), "type": "text"}
+                    {
+                        "name": f"{bot['name']}-{c}",
+                        "id": str(cid),
+                        "type": "text",
+                        "overwrites": private,
+                    }
                     for c, cid in enumerate(own)
                 ]
                 refs.append(BotRef(bot["name"], int(bot["id"]), bot["token"], own))

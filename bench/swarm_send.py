@@ -252,6 +252,48 @@ async def _main(args: argparse.Namespace, out: Path) -> Path:
         "warmup": args.warmup,
         "sandbox_rate_limits": args.rate_limits,
     }
+    verdicts = [
+        line
+        for name, figures in runs.items()
+        if "floor" not in name
+        for line in targets(name, figures)
+    ]
     return _results.write(
-        out, "swarm-send", runs, records, seconds=args.seconds, config=config, notes=notes
+        out,
+        "swarm-send",
+        runs,
+        records,
+        seconds=args.seconds,
+        config=config,
+        notes=[*verdicts, *notes],
     )
+
+
+TARGETS: tuple[tuple[str, str, str, float], ...] = (
+    ("delivered_per_s", ">=", "messages/s delivered", 1000.0),
+    ("p99_ms", "<", "p99 ms", 100.0),
+    ("lost", "==", "lost", 0),
+    ("duplicated", "==", "duplicated", 0),
+    ("http_429s", "==", "429s", 0),
+    ("cpu_x_floor", "<=", "server CPU per message / floor's per call", 1.5),
+    ("pacing_utilization", ">=", "pacing utilization", 0.95),
+)
+"""The issue's targets for swarm-send: (figure, comparison, label, bound)."""
+
+
+def targets(run: str, figures: dict[str, Any]) -> list[str]:
+    """One ``PASS``/``FAIL`` line per target for a run's figures (``n/a`` when not measured)."""
+    lines = []
+    for key, op, label, bound in TARGETS:
+        value = figures.get(key)
+        if not isinstance(value, int | float) or math.isnan(value):
+            lines.append(f"- {run}: {label} {op} {bound:g}: n/a")
+            continue
+        ok = {
+            ">=": value >= bound,
+            "<": value < bound,
+            "<=": value <= bound,
+            "==": value == bound,
+        }[op]
+        lines.append(f"- {run}: {label} {op} {bound:g}: {'PASS' if ok else 'FAIL'} ({value:.3g})")
+    return lines

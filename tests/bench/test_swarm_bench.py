@@ -13,6 +13,7 @@ from bench._world import PRIVILEGED, build_seed
 from bench import __main__ as cli
 from bench import _results
 from discord_io.sandbox import Seed
+from discord_io.sandbox._access import permission_value, permissions_for
 
 pytestmark = pytest.mark.filterwarnings(
     # The SDK's streamable HTTP client leaves each response's SSE iterator (httpx2) unexhausted
@@ -34,17 +35,26 @@ def _outputs(out: Path) -> dict[str, object]:
 
 
 def test_per_bot_seed_gives_each_bot_its_own_channels() -> None:
-    """With per_bot every bot owns its channels, in its guild, with every privileged intent."""
+    """With per_bot every bot owns its channels, in its guild, seen by no other bot."""
     data, bots = build_seed(5, 2, 3, per_bot=True, privileged=PRIVILEGED)
     state = Seed.from_mapping(data).build()
     assert len(bots) == 5 == len(state.bots)
     owned = [cid for bot in bots for cid in bot.channel_ids]
     assert len(owned) == len(set(owned)) == 15
+    view = permission_value(["view_channel"])
     for bot in bots:
         assert state.bot_for_token(bot.token) is not None
         guilds = {state.channels[cid].guild_id for cid in bot.channel_ids}
         assert len(guilds) == 1
-        assert bot.id in state.guilds[guilds.pop()].members  # type: ignore[index]
+        guild = state.guilds[guilds.pop()]  # type: ignore[index]
+        assert bot.id in guild.members
+        for other in bots:  # a message reaches its sender's gateway only
+            if other.id not in guild.members:
+                continue
+            for cid in bot.channel_ids:
+                member = guild.members[other.id]
+                sees = permissions_for(guild, member, state.channels[cid], None) & view
+                assert bool(sees) == (other is bot), (other.name, cid)
 
 
 def test_windows_and_percentiles_of_records() -> None:
@@ -105,3 +115,24 @@ def test_swarm_send_delivers_every_acknowledged_message(tmp_path: Path) -> None:
     for key in ("delivered_per_s", "p99_ms", "server_cpu_s_per_1000_msgs", "pacing_utilization"):
         assert _finite_positive(figures[key]), key
     assert _finite_positive(data["runs"]["floor http"]["server_cpu_ms_per_call"])  # type: ignore[index]
+
+
+def test_targets_say_pass_fail_and_na() -> None:
+    """Every swarm-send target gets a line; a missed one says FAIL with the figure."""
+    from bench.swarm_send import TARGETS, targets
+
+    figures = {
+        "delivered_per_s": 1200.0,
+        "p99_ms": 150.0,
+        "lost": 0,
+        "duplicated": 0,
+        "http_429s": 0,
+        "cpu_x_floor": math.nan,
+        "pacing_utilization": 0.97,
+    }
+    lines = targets("ws", figures)
+    assert len(lines) == len(TARGETS)
+    assert "messages/s delivered >= 1000: PASS (1.2e+03)" in lines[0]
+    assert lines[1].endswith("p99 ms < 100: FAIL (150)")
+    assert lines[5].endswith(": n/a")
+    assert sum("FAIL" in line for line in lines) == 1
