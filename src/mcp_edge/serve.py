@@ -7,6 +7,7 @@ One asyncio loop (discord.py needs it; uvloop when installed), one root task gro
     ├─ swarm       the agents' Discord IO and actors, EventHub, Store (discord_io.swarm)
     ├─ audit       the audit log's writer (DATA_DIR/audit.sqlite3, mcp_edge.audit)
     ├─ metrics     the outbox figures' refresh loop
+    ├─ freeze heap once the agents are up, the startup heap leaves GC walks (mcp_edge.heap)
     ├─ signals     SIGINT/SIGTERM -> stop
     └─ edge        stdio (the MCP server on stdin/stdout) or HTTP (uvicorn: /mcp /sse /ws ...)
 
@@ -30,6 +31,7 @@ so nothing accepted is lost either way).
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import logging
 import signal
@@ -50,6 +52,7 @@ from mcp_edge.auth import ApiKeyVerifier
 from mcp_edge.compat import build_compat_server, uses_compat
 from mcp_edge.config import AgentSettings, Config, ConfigError, is_loopback
 from mcp_edge.embedded import client_config, demo_keys, load_seed, sandbox_agents, with_demo_keys
+from mcp_edge.heap import freeze_when_ready
 from mcp_edge.http_app import build_http_app, transport_security
 from mcp_edge.keys import KeyFileWatcher
 from mcp_edge.logs import configure_logging
@@ -71,7 +74,11 @@ def main(config: Config) -> int:
     for warning in config.warnings:
         _log.warning("config: %s", warning)
     try:
-        anyio.run(serve, config, backend="asyncio", backend_options=_asyncio_options())
+        anyio.run(
+            functools.partial(serve, config, freeze_heap=True),
+            backend="asyncio",
+            backend_options=_asyncio_options(),
+        )
     except KeyboardInterrupt:
         return 130
     except BaseException as exc:  # the edge of the process: a clear line, not a traceback
@@ -151,11 +158,14 @@ async def serve(
     *,
     sandbox: Sandbox | None = None,
     signals: bool = True,
+    freeze_heap: bool = False,
     task_status: TaskStatus[Edge] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run everything in the module docstring until a signal, stdin EOF, :meth:`Edge.stop`
     or cancellation. ``sandbox``: an already running sandbox to use instead of starting one
-    (tests, benchmarks); ``signals``: whether to handle SIGINT/SIGTERM."""
+    (tests, benchmarks); ``signals``: whether to handle SIGINT/SIGTERM; ``freeze_heap``: once
+    the agents are up, exempt the startup heap from garbage collection (:mod:`mcp_edge.heap`;
+    the server process does, in-process callers need not)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     async with anyio.create_task_group() as root:
         keys: dict[str, str] = {}
@@ -196,6 +206,12 @@ async def serve(
             stop_timeout=config.stop_timeout,
         )
         await root.start(swarm.run, name="swarm")
+        if freeze_heap:
+            root.start_soon(
+                freeze_when_ready,
+                lambda: Health.from_statistics(swarm.statistics()).ready,
+                name="freeze heap",
+            )
         audit = AuditLog(config.data_dir / AUDIT_FILE)
         await root.start(audit.run, name="audit")
         metrics = EdgeMetrics()
