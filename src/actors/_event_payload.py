@@ -31,6 +31,7 @@ from actors.discord_port import (
     MessageCreated,
     MessageDeleted,
     MessageEdited,
+    MessageInfo,
     ReactionAdded,
     ReactionRemoved,
 )
@@ -93,24 +94,76 @@ def event_channel(event: DiscordEvent) -> int | None:
 
 def event_payload(event: DiscordEvent) -> dict[str, Any]:
     """The event's fields as a JSON object (without ``agent``)."""
-    return _plain_attrs(event, skip_agent=True)
+    return _plain_fields(event, _fields(type(event), skip_agent=True))
 
 
-def _plain_attrs(value: Any, *, skip_agent: bool = False) -> dict[str, Any]:
-    return {
-        field.name: _plain(field.name, getattr(value, field.name))
-        for field in attrs.fields(type(value))
-        if not (skip_agent and field.name == "agent")
-    }
+def message_payload(message: MessageInfo) -> dict[str, Any]:
+    """The payload of ``MessageCreated(agent, message)``, without building the event."""
+    return {"message": _plain_attrs(message)}
+
+
+# The conversion runs for every event the hub logs, so it is kept cheap: each attrs class's
+# field names (and which of them hold snowflakes) are looked up once (:func:`_fields`), and the
+# values events are made of (str, int, bool, None, datetime, an empty tuple, an attrs value met
+# before) are recognised by their exact type ahead of the general rules of :func:`_plain`,
+# which give the same answer for them.
+
+_AS_IS: frozenset[type[Any]] = frozenset({str, bool, float, type(None)})
+"""Types written as they are (a bool too: an int, but never a snowflake)."""
+
+_FieldNames = tuple[tuple[str, bool], ...]
+"""An attrs class's fields to write: (name, whether it holds a snowflake), in field order."""
+
+_FIELDS: dict[tuple[type[Any], bool], _FieldNames] = {}
+
+
+def _fields(cls: type[Any], *, skip_agent: bool = False) -> _FieldNames:
+    names = _FIELDS.get((cls, skip_agent))
+    if names is None:
+        names = _FIELDS[cls, skip_agent] = tuple(
+            (field.name, _is_id(field.name))
+            for field in attrs.fields(cls)
+            if not (skip_agent and field.name == "agent")
+        )
+    return names
+
+
+def _is_id(key: str) -> bool:
+    return key == "id" or key.endswith("_id")
+
+
+def _plain_attrs(value: Any) -> dict[str, Any]:
+    return _plain_fields(value, _fields(type(value)))
+
+
+def _plain_fields(value: Any, fields: _FieldNames) -> dict[str, Any]:
+    plain: dict[str, Any] = {}
+    for name, is_id in fields:
+        item = getattr(value, name)
+        kind = type(item)
+        if kind in _AS_IS:
+            plain[name] = item
+        elif kind is int:
+            plain[name] = str(item) if is_id else item
+        elif kind is dt.datetime:
+            plain[name] = item.isoformat()
+        elif kind is tuple and not item:
+            plain[name] = []
+        else:
+            plain[name] = _plain(name, item)
+    return plain
 
 
 def _plain(key: str, value: Any) -> Any:
+    fields = _FIELDS.get((type(value), False))
+    if fields is not None:
+        return _plain_fields(value, fields)  # an attrs class met before
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, int):
-        return str(value) if key == "id" or key.endswith("_id") else value
+        return str(value) if _is_id(key) else value
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if attrs.has(type(value)):

@@ -100,6 +100,7 @@ from actors._event_payload import (
     event_channel,
     event_payload,
     event_type,
+    message_payload,
 )
 from actors._mailbox import (
     ActorGoneError,
@@ -671,8 +672,9 @@ class EventHub:
                         state.channels[channel_id] = start
                 case BackfillFetched(agent=agent, messages=messages):
                     self._counters.backfill_pages += 1
+                    state = self._agent(agent)
                     for message in messages:
-                        self._stage_message(agent, message, staged, backfilled=True)
+                        self._stage_message(state, agent, message, staged, backfilled=True)
                 case BackfillFinished(agent=agent, incomplete=incomplete):
                     state = self._agent(agent)
                     for channel_id, after, why in incomplete:
@@ -703,7 +705,7 @@ class EventHub:
             case MessageCreated(agent=agent, message=message):
                 if message.guild_id is not None:
                     state.guilds[message.channel_id] = message.guild_id
-                self._stage_message(agent, message, staged, backfilled=False)
+                self._stage_message(state, agent, message, staged, backfilled=False)
                 return
             case GatewayReady(agent=agent):
                 staged.append(self._stage_event(event))
@@ -739,19 +741,25 @@ class EventHub:
         return _Staged(agent, NewEvent(agent, type_, payload, channel_id, self.clock()))
 
     def _stage_message(
-        self, agent: str, message: MessageInfo, staged: list[_Staged], *, backfilled: bool
+        self,
+        state: _AgentState,
+        agent: str,
+        message: MessageInfo,
+        staged: list[_Staged],
+        *,
+        backfilled: bool,
     ) -> None:
-        state = self._agent(agent)
-        if message.id in state.recent_ids:
+        message_id = message.id
+        if message_id in state.recent_ids:
             self._counters.duplicates += 1
             return
-        self._remember(state, message.id)
+        self._remember(state, message_id)
         channel_id = message.channel_id
         if message.guild_id is None and channel_id in state.guilds:
             message = attrs.evolve(message, guild_id=state.guilds[channel_id])
-        state.channels[channel_id] = max(state.channels.get(channel_id, 0), message.id)
-        event = MessageCreated(agent, message)
-        payload = event_payload(event)
+        if state.channels.get(channel_id, 0) < message_id:
+            state.channels[channel_id] = message_id
+        payload = message_payload(message)  # = event_payload(MessageCreated(agent, message))
         if backfilled:
             payload["backfilled"] = True
         new = NewEvent(agent, "message_created", payload, channel_id, received_at=self.clock())
@@ -778,12 +786,15 @@ class EventHub:
         for item, cursor in zip(staged, cursors, strict=True):
             if item.backfilled:
                 self._counters.backfilled += 1
+            state = self._agent(item.agent)
+            if not (state.waiters or state.subscriptions):
+                continue  # nobody to tell: the record is in the log for later reads
             new = item.new
             assert new.received_at is not None
             record = EventRecord(
                 cursor, new.agent, new.type, new.channel_id, new.payload, new.received_at
             )
-            self._publish(record)
+            self._publish(state, record)
 
     def _forget(self, staged: list[_Staged]) -> None:
         """A batch the Store refused: its messages become gaps (fetched again by backfill)."""
@@ -797,8 +808,7 @@ class EventHub:
             elif item.new.type not in (EVENTS_LOST, BACKFILL_INCOMPLETE):
                 gap.lost[item.new.type] += 1
 
-    def _publish(self, record: EventRecord) -> None:
-        state = self._agent(record.agent)
+    def _publish(self, state: _AgentState, record: EventRecord) -> None:
         for waiter in state.waiters:
             if not waiter.woken.is_set() and _matches(
                 waiter.types, waiter.channel_ids, record.type, record.channel_id

@@ -13,6 +13,7 @@ import anyio
 import attrs
 import pytest
 
+from actors._event_payload import event_payload
 from actors.discord_port import (
     ChannelCreated,
     ChannelInfo,
@@ -282,6 +283,7 @@ async def test_payload_is_json_with_snowflakes_as_strings() -> None:
     assert msg.payload["message"]["id"] == str(BASE + 1)
     assert msg.payload["message"]["author_id"] == "5"
     assert msg.payload["message"]["created_at"] == "2023-11-14T00:00:00+00:00"
+    assert msg.payload == event_payload(created(1))  # the hub's shortcut writes the same
     assert reaction.type == "reaction_added"
     assert reaction.payload == {
         "channel_id": str(C1),
