@@ -57,7 +57,7 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from pydantic import BaseModel
 
-from mcp_edge.logs import redact
+from mcp_edge.logs import json_text, redact, utc_iso
 
 AUDIT_FILE = "audit.sqlite3"
 """The audit database inside the data directory."""
@@ -129,13 +129,7 @@ class AuditRecord:
 
 def iso(ts: float) -> str:
     """UTC ISO 8601 with milliseconds and a Z."""
-    import datetime as dt
-
-    return (
-        dt.datetime.fromtimestamp(ts, dt.UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+    return utc_iso(ts)
 
 
 # --- scrubbing ----------------------------------------------------------------------------------
@@ -147,26 +141,64 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_secret_names: dict[str, bool] = {}
+""":func:`_is_secret_name`'s verdicts: a call's argument names are its tool's, so a few dozen
+in all (arguments the schema refused may name anything: the cache stops growing at
+:data:`_SECRET_NAMES_KEPT`)."""
+_SECRET_NAMES_KEPT = 4096
+
+
 def _is_secret_name(name: str) -> bool:
-    return name not in _NOT_SECRET and _SECRET_NAME.search(name) is not None
+    secret = _secret_names.get(name)
+    if secret is None:
+        secret = name not in _NOT_SECRET and _SECRET_NAME.search(name) is not None
+        if len(_secret_names) < _SECRET_NAMES_KEPT:
+            _secret_names[name] = secret
+    return secret
+
+
+def _scrub_text(value: str, name: str) -> str:
+    size = len(value)
+    if size > MAX_TEXT or (size > 64 and name in _BLOB_NAMES):
+        return f"<{size} characters omitted>"
+    return redact(value)
+
+
+def _scrub_fields(value: Mapping[Any, Any]) -> dict[str, Any]:
+    """A mapping scrubbed: :func:`scrub` of each value under its key, the common values
+    (None, str, int, float, bool) handled here without a call each."""
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if type(key) is not str:
+            key = str(key)
+        kind = type(item)
+        if item is None:
+            out[key] = None
+        elif _is_secret_name(key):
+            out[key] = "***"
+        elif kind is str:
+            out[key] = _scrub_text(item, key)
+        elif kind is int or kind is float or kind is bool:
+            out[key] = item
+        else:
+            out[key] = scrub(item, key)
+    return out
 
 
 def scrub(value: Any, name: str = "") -> Any:
     """``value`` with secrets and blobs removed (see the module docstring); JSON-able."""
     value = _plain(value)
-    if name and _is_secret_name(name) and value is not None:
+    if name and value is not None and _is_secret_name(name):
         return "***"
     match value:
         case None | bool() | int() | float():
             return value
         case str():
-            if (name in _BLOB_NAMES and len(value) > 64) or len(value) > MAX_TEXT:
-                return f"<{len(value)} characters omitted>"
-            return redact(value)
+            return _scrub_text(value, name)
         case bytes() | bytearray():
             return f"<{len(value)} bytes omitted>"
         case Mapping():
-            return {str(k): scrub(v, str(k)) for k, v in value.items()}
+            return _scrub_fields(value)
         case list() | tuple() | set() | frozenset():
             return [scrub(v, name) for v in value]
     return redact(str(value))[:MAX_TEXT]
@@ -176,42 +208,72 @@ def collect_ids(*sources: Any) -> dict[str, tuple[str, ...]]:
     """Every Discord id in ``sources`` by field: ``*_id``, ``*_ids``, and ``id`` fields named
     after the field that holds their object (``message.id`` -> ``message_id``)."""
     found: dict[str, dict[str, None]] = {}  # label -> ids in order (a dict: O(1) "seen?")
-    count = 0
-
-    def add(label: str, raw: Any) -> None:
-        nonlocal count
-        if count >= MAX_IDS:
-            return
-        text = str(raw)
-        if isinstance(raw, bool) or not text.isdigit():
-            return
-        bucket = found.setdefault(label, {})
-        if text not in bucket:
-            bucket[text] = None
-            count += 1
-
-    def walk(value: Any, owner: str) -> None:
-        value = _plain(value)
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                key = str(key)
-                if key == "id":
-                    add(f"{owner}_id" if owner else "id", item)
-                elif key.endswith("_id"):
-                    add(key, item)
-                elif key.endswith("_ids") and isinstance(item, list | tuple):
-                    for one in item:
-                        add(key[:-1], one)
-                elif type(item) not in _SCALARS:  # a scalar holds no ids: no call for it
-                    walk(item, _singular(key))
-        elif isinstance(value, list | tuple):
-            for item in value:
-                if type(item) not in _SCALARS:
-                    walk(item, owner)
-
+    room = MAX_IDS
     for source in sources:
-        walk(source, "")
+        room = _walk(source, "", found, room)
     return {k: tuple(v) for k, v in found.items()}
+
+
+def _walk(value: Any, owner: str, found: dict[str, dict[str, None]], room: int) -> int:
+    """Add the ids in ``value`` (held by field ``owner``) to ``found``; the room left."""
+    value = _plain(value)
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if type(key) is not str:
+                key = str(key)
+            label = _id_labels.get(key)
+            if label is None:
+                label = _id_label(key)
+            if label is _NO_ID:
+                if type(item) not in _SCALARS:  # a scalar holds no ids: no call for it
+                    room = _walk(item, _singular(key), found, room)
+            elif label is _OWNED_ID:
+                room = _add(found, f"{owner}_id" if owner else "id", item, room)
+            elif label[-1] == "s":  # a "*_ids" list
+                if isinstance(item, list | tuple):
+                    for one in item:
+                        room = _add(found, label[:-1], one, room)
+                elif type(item) not in _SCALARS:
+                    room = _walk(item, _singular(key), found, room)
+            else:
+                room = _add(found, label, item, room)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            if type(item) not in _SCALARS:
+                room = _walk(item, owner, found, room)
+    return room
+
+
+_NO_ID = ""
+_OWNED_ID = "id"
+_id_labels: dict[str, str] = {}
+"""Field name -> what it holds (:func:`_id_label`), for :func:`collect_ids`; bounded like
+:data:`_secret_names`."""
+
+
+def _id_label(key: str) -> str:
+    """``key`` itself for ``*_id`` and ``*_ids`` fields, :data:`_OWNED_ID` for ``id`` (named
+    after its owner), :data:`_NO_ID` for any other field; remembered."""
+    label = _OWNED_ID if key == "id" else key if key.endswith(("_id", "_ids")) else _NO_ID
+    if len(_id_labels) < _SECRET_NAMES_KEPT:
+        _id_labels[key] = label
+    return label
+
+
+def _add(found: dict[str, dict[str, None]], label: str, raw: Any, room: int) -> int:
+    """Add ``raw`` under ``label`` if it is an id (digits) and there is room; the room left."""
+    if room <= 0 or raw is None or isinstance(raw, bool):
+        return room
+    text = raw if type(raw) is str else str(raw)
+    if not text.isdigit():
+        return room
+    bucket = found.get(label)
+    if bucket is None:
+        bucket = found[label] = {}
+    if text in bucket:
+        return room
+    bucket[text] = None
+    return room - 1
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -268,7 +330,7 @@ def _write(conn: sqlite3.Connection, batch: Sequence[AuditRecord]) -> None:
                     r.ts,
                     r.agent,
                     r.tool,
-                    json.dumps(r.arguments, ensure_ascii=False, default=str),
+                    json_text(r.arguments),
                     r.outcome,
                     r.error,
                     json.dumps({k: list(v) for k, v in r.ids.items()}),
@@ -316,7 +378,7 @@ class AuditLog:
         if _log.isEnabledFor(logging.INFO):  # the line is built only when it will be written
             _log.info(
                 "%s",
-                json.dumps(record.to_json(), ensure_ascii=False, default=str),
+                json_text(record.to_json()),
                 extra={"agent": record.agent, "tool": record.tool, "outcome": record.outcome},
             )
         try:
@@ -475,7 +537,7 @@ def record_for(
     request_id: str,
 ) -> AuditRecord:
     """Build the (scrubbed) record of one call."""
-    clean = scrub(dict(arguments))
+    clean = _scrub_fields(arguments)
     ids = collect_ids(clean, result) if result is not None else collect_ids(clean)
     return AuditRecord(
         ts=started,
@@ -492,7 +554,7 @@ def record_for(
 
 def records_jsonl(records: Iterable[AuditRecord]) -> Iterable[str]:
     for record in records:
-        yield json.dumps(record.to_json(), ensure_ascii=False, default=str)
+        yield json_text(record.to_json())
 
 
 __all__ = [

@@ -17,10 +17,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from pydantic import BaseModel
 
 from discord_io.sandbox import sandbox_server
 from mcp_edge import _cli_audit
-from mcp_edge.audit import AUDIT_FILE, AuditLog, collect_ids, read_audit, record_for, scrub
+from mcp_edge.audit import (
+    AUDIT_FILE,
+    MAX_IDS,
+    AuditLog,
+    collect_ids,
+    read_audit,
+    record_for,
+    scrub,
+)
 from mcp_edge.cli import main
 from mcp_edge.config import config_from_data
 from mcp_edge.policy import READER
@@ -90,6 +99,121 @@ def test_collect_ids_from_arguments_and_result() -> None:
         "message_id": ("30",),
         "author_id": ("20",),
     }
+
+
+def test_scrub_keeps_plain_values_and_names_every_key_as_text() -> None:
+    """None (even under a secret's name), numbers and booleans pass as they are; keys become
+    text; a model is scrubbed as its fields."""
+
+    class Item(BaseModel):
+        channel_id: str
+        token: str | None = None
+        webhook_token: str = "x"
+
+    clean = scrub(
+        {
+            "bot_token": None,
+            "limit": 5,
+            "ratio": 0.5,
+            "tts": True,
+            7: "seven",
+            "item": Item(channel_id="1"),
+            "items": [Item(channel_id="2", token="t")],
+            "content": f"a {TOKEN}",
+        }
+    )
+    assert clean == {
+        "bot_token": None,
+        "limit": 5,
+        "ratio": 0.5,
+        "tts": True,
+        "7": "seven",
+        "item": {"channel_id": "1", "webhook_token": "***"},
+        "items": [{"channel_id": "2", "token": "***", "webhook_token": "***"}],
+        "content": "a ***",
+    }
+
+
+def test_collect_ids_skips_non_ids_and_stops_at_the_cap() -> None:
+    """Booleans, None and non-digits are no ids; numbers are; at most MAX_IDS are kept."""
+
+    class Sent(BaseModel):
+        message_id: str | None = None
+        channel_id: str
+        outbox_id: int
+
+    ids = collect_ids(
+        {"channel_id": True, "guild_id": None, "user_id": "me", "role_id": 42},
+        Sent(channel_id="10", outbox_id=3),
+    )
+    assert ids == {"role_id": ("42",), "channel_id": ("10",), "outbox_id": ("3",)}
+    many = collect_ids({"user_ids": [str(i) for i in range(MAX_IDS + 50)], "channel_id": "1"})
+    assert many == {"user_id": tuple(str(i) for i in range(MAX_IDS))}
+
+
+def _collect_ids_plainly(*sources: Any) -> dict[str, tuple[str, ...]]:
+    """collect_ids as first written (no caches, no fast paths): the reference."""
+    found: dict[str, list[str]] = {}
+
+    def add(label: str, raw: Any) -> None:
+        text = str(raw)
+        full = sum(map(len, found.values())) >= MAX_IDS
+        if full or isinstance(raw, bool) or not text.isdigit():
+            return
+        bucket = found.setdefault(label, [])
+        if text not in bucket:
+            bucket.append(text)
+
+    def walk(value: Any, owner: str) -> None:
+        if isinstance(value, BaseModel):
+            value = value.model_dump(mode="json", exclude_none=True)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                key = str(key)
+                if key == "id":
+                    add(f"{owner}_id" if owner else "id", item)
+                elif key.endswith("_id"):
+                    add(key, item)
+                elif key.endswith("_ids") and isinstance(item, list | tuple):
+                    for one in item:
+                        add(key[:-1], one)
+                else:
+                    singular = key
+                    if key.endswith("ies"):
+                        singular = key[:-3] + "y"
+                    elif key.endswith("s") and not key.endswith("ss"):
+                        singular = key[:-1]
+                    walk(item, singular)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item, owner)
+
+    for source in sources:
+        walk(source, "")
+    return {k: tuple(v) for k, v in found.items()}
+
+
+_ID_KEYS = st.sampled_from(
+    ["id", "channel_id", "user_ids", "_id", "messages", "entries", "class", "name", "x_ids", 7]
+)
+_ID_VALUES = st.sampled_from(["1", "22", "1", "x", "", True, False, None, 5, 0, -3, 2.5])
+
+
+@given(
+    st.lists(
+        st.recursive(
+            _ID_VALUES,
+            lambda inner: (
+                st.lists(inner, max_size=4) | st.dictionaries(_ID_KEYS, inner, max_size=5)
+            ),
+            max_leaves=30,
+        ),
+        max_size=3,
+    )
+)
+def test_collect_ids_finds_what_the_plain_reading_finds(sources: list[Any]) -> None:
+    """The fast collect_ids agrees with a plain reading of the rules, at any depth."""
+    assert collect_ids(*sources) == _collect_ids_plainly(*sources)
 
 
 def _record(agent: str, tool: str, ts: float, **arguments: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
@@ -10,9 +11,11 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mcp_edge.keys import generate_key
-from mcp_edge.logs import JsonFormatter, configure_logging, redact
+from mcp_edge.logs import _SECRETS, JsonFormatter, configure_logging, redact, utc_iso
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.iEPR9w.H3fg6pfjyhPmAGXQe9CnV9QRf2w04xXULiln8F"
 
@@ -148,3 +151,52 @@ def test_webhook_tokens_in_urls_are_redacted() -> None:
     """discord.py logs webhook execute URLs on 429s: the token part never survives."""
     url = "POST https://discord.com/api/v10/webhooks/1234567890/aBc-DeF_123.xyz?wait=true"
     assert redact(url) == "POST https://discord.com/api/v10/webhooks/1234567890/***?wait=true"
+
+
+def _redact_in_full(text: str) -> str:
+    """What :func:`redact` does without its fast path: the full substitution, always."""
+    return _SECRETS.sub(lambda m: (m.group("bearer") or m.group("webhook") or "") + "***", text)
+
+
+@pytest.mark.parametrize(
+    ("middle", "redacted"),
+    [("abcd", True), ("ab-_cdef", True), ("abc", False), ("abcdefghi", False)],
+)
+def test_tokens_with_the_shortest_and_longest_middle_are_redacted(
+    middle: str, redacted: bool
+) -> None:
+    """A token's middle part is 4 to 8 characters: the fast path finds both ends of that."""
+    token = f"{'M' * 24}.{middle}.{'x' * 27}"
+    out = redact(f"token {token} here")
+    assert out == (_redact_in_full(f"token {token} here"))
+    assert (out == "token *** here") is redacted
+
+
+_FRAGMENTS = st.sampled_from(
+    [TOKEN, "Bearer ", "bEaReR\t", "mcpd_", "MCPD_abcdefgh", "mfa.", "MFA.", "/webhooks/",
+     "/WebHooks/12/", ".", "..", "abcd", "abcdefgh", "abcdefghi", "x" * 18, "y" * 20, "_",
+     "-", " ", "\n", "123", "é", "İ", "\u017f", "\u212a"]
+)  # fmt: skip
+
+
+@given(st.lists(_FRAGMENTS | st.text(max_size=6), max_size=12).map("".join))
+def test_the_fast_path_never_skips_a_secret(text: str) -> None:
+    """redact's cheap checks pass over text only when the full substitution would change
+    nothing."""
+    assert redact(text) == _redact_in_full(text)
+
+
+def _iso_by_datetime(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+@given(
+    st.floats(min_value=-1e10, max_value=253_402_300_798, allow_nan=False)
+    | st.integers(0, 2_000_000_000).map(lambda s: s + 0.9999995)
+    | st.integers(0, 2_000_000_000).map(lambda s: s + 0.0004995)
+)
+def test_utc_iso_writes_what_datetime_writes(ts: float) -> None:
+    """The cached per-second timestamp text is datetime's, to the millisecond (rounding to
+    microseconds first, as datetime does)."""
+    assert utc_iso(ts) == _iso_by_datetime(ts)
+    assert utc_iso(ts + 1) == _iso_by_datetime(ts + 1)  # the next second, from the cache

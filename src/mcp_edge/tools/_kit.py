@@ -49,6 +49,7 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
@@ -93,9 +94,20 @@ class Caller:
     request_id: str = ""
 
 
+@attrs.define
+class _ToolsCall:
+    """What :meth:`ToolKit.middleware` and the wrapper share of one tools/call."""
+
+    request_id: str
+    reached: bool = False
+    """Set by the wrapper: the tool ran (else the SDK answered, refusing the arguments)."""
+
+
 _caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("mcp_discord_caller")
-_reached: contextvars.ContextVar[list[bool]] = contextvars.ContextVar("mcp_discord_reached")
-"""Set by :meth:`ToolKit.middleware` per tools/call; the wrapper marks that it ran."""
+_tools_call: contextvars.ContextVar[_ToolsCall] = contextvars.ContextVar("mcp_discord_call")
+"""Set by :meth:`ToolKit.middleware` per tools/call. The wrapper marks that it ran, and takes
+the request id from it: reading it from the tool's Context (a pydantic private attribute)
+costs ~5 µs."""
 
 
 class NotAuthenticatedError(ToolError):
@@ -151,6 +163,8 @@ class ToolKit:
     server: MCPServer
     runtime: EdgeRuntime
     names: list[str] = attrs.field(factory=list, init=False)
+    _known: set[str] = attrs.field(factory=set, init=False, repr=False)
+    """The names again, to ask "is it ours?" per call without scanning the list."""
     destructive: set[str] = attrs.field(factory=set, init=False)
     _noted: Policy | None = attrs.field(default=None, init=False, repr=False)
     _channels: dict[tuple[str, int], tuple[ChannelFacts, float]] = attrs.field(
@@ -191,6 +205,7 @@ class ToolKit:
             wrapped = self._wrap(name, fn, timeout)
             self.server.add_tool(wrapped, name=name, title=title, annotations=annotations)
             self.names.append(name)
+            self._known.add(name)
             if annotations.destructive_hint:
                 self.destructive.add(name)
             self._noted = None
@@ -216,15 +231,18 @@ class ToolKit:
         self, name: str, fn: Callable[P, Awaitable[R]], timeout: float | None
     ) -> Callable[P, Awaitable[R]]:
         runtime = self.runtime
+        context_name = find_context_parameter(fn)  # where the SDK passes the Context, if at all
 
         @functools.wraps(fn)
         async def call(*args: P.args, **kwargs: P.kwargs) -> R:
-            reached = _reached.get(None)
-            if reached is not None:
-                reached.append(True)
-            ctx = next((v for v in kwargs.values() if isinstance(v, Context)), None)
-            request_id = _request_id(ctx)
-            arguments = _arguments(kwargs)
+            arguments = dict(kwargs)  # the tool's arguments, without its Context
+            ctx = None if context_name is None else arguments.pop(context_name, None)
+            tools_call = _tools_call.get(None)
+            if tools_call is not None:
+                tools_call.reached = True
+                request_id = tools_call.request_id
+            else:  # called without the middleware (a test, another server)
+                request_id = _request_id(ctx if isinstance(ctx, Context) else None)
             started_at = runtime.clock()
             started = time.perf_counter()
             agent = "-"
@@ -238,14 +256,21 @@ class ToolKit:
                 token = _caller.set(caller)
                 try:
                     limit = runtime.tool_timeout if timeout is None else timeout
-                    with anyio.fail_after(limit if limit > 0 else math.inf):
+                    # A bare CancelScope: anyio.fail_after is two generator context managers
+                    # around one, and costs a few µs more on every call.
+                    deadline = anyio.current_time() + limit if limit > 0 else math.inf
+                    with anyio.CancelScope(deadline=deadline):
                         policy = self.policy()
+                        restricted = policy is not None and policy.restricts_channels(agent)
                         if policy is not None:
-                            await self._admit(policy, caller, name, arguments)
+                            await self._admit(policy, caller, name, arguments, restricted)
                         result = await fn(*args, **kwargs)
-                        if policy is not None and policy.restricts_channels(agent):
+                        if restricted:
+                            assert policy is not None
                             result = await self._filter(policy, caller, result)
                         return cast("R", result)
+                    # Only a cancellation by the scope's own deadline ends the block here.
+                    raise TimeoutError(f"{name} ran out of its {limit} s")
                 finally:
                     _caller.reset(token)
             except (NotAuthenticatedError, PolicyError) as exc:
@@ -289,28 +314,35 @@ class ToolKit:
                     )
                 if runtime.recorder is not None:
                     runtime.recorder.record_tool_call(name, agent, outcome, seconds)
-                self._audit(
-                    started=started_at,
-                    agent=agent,
-                    tool=name,
-                    arguments=arguments,
-                    outcome="cancelled" if cancelled else outcome,
-                    error="cancelled before it finished" if cancelled else error,
-                    result=result if outcome == "ok" and not cancelled else None,
-                    seconds=seconds,
-                    request_id=request_id,
-                )
+                if runtime.audit is not None:
+                    self._audit(
+                        started_at,
+                        agent,
+                        name,
+                        arguments,
+                        "cancelled" if cancelled else outcome,
+                        "cancelled before it finished" if cancelled else error,
+                        result if outcome == "ok" and not cancelled else None,
+                        seconds,
+                        request_id,
+                    )
 
         return call
 
     # --- policy -------------------------------------------------------------------------------
 
     async def _admit(
-        self, policy: Policy, caller: Caller, tool: str, arguments: dict[str, Any]
+        self,
+        policy: Policy,
+        caller: Caller,
+        tool: str,
+        arguments: dict[str, Any],
+        restricted: bool,
     ) -> None:
-        """Refuse the call (a PolicyError) unless its tool, channels and quotas allow it."""
+        """Refuse the call (a PolicyError) unless its tool, channels and quotas allow it
+        (``restricted``: the caller has channel rules)."""
         policy.check_tool(caller.agent, tool)
-        if policy.restricts_channels(caller.agent):
+        if restricted:
             for channel_id in _channel_arguments(arguments):
                 facts = await self._facts(caller, channel_id)
                 policy.check_channel(caller.agent, facts)
@@ -429,34 +461,33 @@ class ToolKit:
             return await call_next(ctx)
         params = ctx.params or {}
         name = str(params.get("name", ""))
-        raw = params.get("arguments")
-        arguments = dict(raw) if isinstance(raw, dict) else {}
         started_at = self.runtime.clock()
         started = time.perf_counter()
         agent = self._agent_name()
         granted = self.granted(agent) if agent is not None else None
-        if granted is not None and name in self.names and name not in granted:
+        if granted is not None and name in self._known and name not in granted:
             policy = self.policy()
             assert policy is not None
             text = str(policy.agent(agent or "-").not_granted(name))
-            self._finish(name, agent, arguments, "denied", text, started, started_at, ctx)
+            request_id = "" if ctx.request_id is None else str(ctx.request_id)
+            self._finish(name, agent, params, "denied", text, started, started_at, request_id)
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
-        reached: list[bool] = []
-        token = _reached.set(reached)
+        tools_call = _ToolsCall("" if ctx.request_id is None else str(ctx.request_id))
+        token = _tools_call.set(tools_call)
         try:
             result = await call_next(ctx)
         finally:
-            _reached.reset(token)
-        if not reached:
+            _tools_call.reset(token)
+        if not tools_call.reached:
             self._finish(
                 name,
                 agent,
-                arguments,
+                params,
                 "bad_arguments",
                 _error_text(result),
                 started,
                 started_at,
-                ctx,
+                tools_call.request_id,
             )
         return result
 
@@ -464,43 +495,67 @@ class ToolKit:
         self,
         name: str,
         agent: str | None,
-        arguments: dict[str, Any],
+        params: Any,
         outcome: str,
         error: str | None,
         started: float,
         started_at: float,
-        ctx: ServerRequestContext[Any, Any],
+        request_id: str,
     ) -> None:
         """Count and audit a call the wrapper did not run (an unknown tool's name is counted
         as ``(unknown)``, a bounded label, but audited as called, cut to 100 characters)."""
         seconds = time.perf_counter() - started
-        tool = name if name in self.names else "(unknown)"
+        tool = name if name in self._known else "(unknown)"
         if self.runtime.recorder is not None:
             self.runtime.recorder.record_tool_call(tool, agent or "-", outcome, seconds)
+        raw = params.get("arguments")
         self._audit(
-            started=started_at,
-            agent=agent or "-",
-            tool=name[:100] or "(unknown)",
-            arguments=arguments,
-            outcome=outcome,
-            error=error,
-            result=None,
-            seconds=seconds,
-            request_id="" if ctx.request_id is None else str(ctx.request_id),
+            started_at,
+            agent or "-",
+            name[:100] or "(unknown)",
+            raw if isinstance(raw, dict) else {},
+            outcome,
+            error,
+            None,
+            seconds,
+            request_id,
         )
 
-    def _audit(self, **fields: Any) -> None:
+    def _audit(
+        self,
+        started: float,
+        agent: str,
+        tool: str,
+        arguments: dict[str, Any],
+        outcome: str,
+        error: str | None,
+        result: Any,
+        seconds: float,
+        request_id: str,
+    ) -> None:
         """Append the audit record of a call; a failure here is logged, never the caller's."""
         audit = self.runtime.audit
         if audit is None:
             return
         try:
-            audit.append(record_for(**fields))
+            audit.append(
+                record_for(
+                    started=started,
+                    agent=agent,
+                    tool=tool,
+                    arguments=arguments,
+                    outcome=outcome,
+                    error=error,
+                    result=result,
+                    seconds=seconds,
+                    request_id=request_id,
+                )
+            )
         except Exception:
             _log.exception(
                 "could not audit a call of %s",
-                fields.get("tool"),
-                extra={"tool": fields.get("tool"), "agent": fields.get("agent")},
+                tool,
+                extra={"tool": tool, "agent": agent},
             )
 
     async def list_middleware(
@@ -521,7 +576,7 @@ class ToolKit:
                 t
                 for t in tools
                 if not isinstance(t, dict)
-                or t.get("name") not in self.names
+                or t.get("name") not in self._known
                 or t["name"] in granted
             ]
         return result
@@ -548,11 +603,6 @@ class ToolKit:
                 f"the API key belongs to agent {name!r}, which this server does not run"
             ) from None
         return Caller(agent=name, handle=handle, request_id=request_id)
-
-
-def _arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """A tool's arguments without its Context."""
-    return {k: v for k, v in kwargs.items() if not isinstance(v, Context)}
 
 
 def _channel_arguments(arguments: Any, depth: int = 0) -> list[int]:
