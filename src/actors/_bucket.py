@@ -310,25 +310,38 @@ class DiscordBucket:
         """Wait until one more request fits in the bucket, then return its :class:`Permit`.
 
         Waiters are served in arrival order, each at the first instant the bucket allows.
-        Cancelling a waiting caller takes it out of the queue without a slot.
+        Always a checkpoint, taken before the slot: a caller cancelled there, or while
+        waiting, leaves the queue without a slot.
         """
-        await anyio.lowlevel.checkpoint_if_cancelled()
         start = anyio.current_time()
         if not self._turnstile and self._model.ready_at(start) <= start:
-            permit = self._admit(start)
-            await anyio.lowlevel.cancel_shielded_checkpoint()
-            return permit
+            await anyio.lowlevel.checkpoint()  # then take the slot, with no await after it
+            permit = self.try_acquire()
+            if permit is not None:
+                return permit
+            start = anyio.current_time()  # taken by another meanwhile: queue up
+        else:
+            await anyio.lowlevel.checkpoint_if_cancelled()  # the queue is the schedule point
         now = await self._turnstile.wait(self._model.ready_at)
         self._waited += 1
         self._wait_seconds += now - start
         return self._admit(now)
 
+    def try_acquire(self) -> Permit | None:
+        """A slot now if one is free and nobody is queued, else ``None``. Never waits."""
+        if self._turnstile:
+            return None  # never jump the queue
+        now = anyio.current_time()
+        if self._model.ready_at(now) > now:
+            return None
+        return self._admit(now)
+
     def acquire_nowait(self) -> Permit:
         """Take a slot now, or raise :class:`RetryLaterError` (never jumps the queue)."""
-        now = anyio.current_time()
-        if self._turnstile or self._model.ready_at(now) > now:
+        permit = self.try_acquire()
+        if permit is None:
             raise RetryLaterError(self._name, self.wait_time())
-        return self._admit(now)
+        return permit
 
     def wait_time(self) -> float:
         """Seconds until a new caller would get a slot, behind those already queued.

@@ -57,6 +57,7 @@ from actors._mailbox import (
     MailboxFullError,
     MailboxStatistics,
     Reply,
+    _wait_reply,
     open_mailbox,
 )
 from actors._supervisor import (
@@ -220,7 +221,9 @@ class KeyedSupervisor(Generic[K, M]):
         """
         child = self._child_for(key)
         child.last_active = anyio.current_time()
-        await child.handle.tell(msg, timeout=timeout)  # enqueues before its first await
+        if child.handle._try_tell(msg):  # room: queued, and no time has passed
+            return
+        await child.handle.tell(msg, timeout=timeout)
         child.last_active = anyio.current_time()
 
     async def ask(self, key: K, make: Callable[[Reply[R]], M], *, timeout: float) -> R:
@@ -231,9 +234,7 @@ class KeyedSupervisor(Generic[K, M]):
             await self.tell(key, make(reply), timeout=timeout)
         except MailboxFullError:
             raise AskTimeoutError(f"{self.name}[{key!r}]", timeout) from None
-        with anyio.move_on_after(deadline - anyio.current_time()):
-            return await reply.wait()
-        raise AskTimeoutError(f"{self.name}[{key!r}]", timeout)
+        return await _wait_reply(reply, deadline, f"{self.name}[{key!r}]", timeout)
 
     def statistics(self) -> KeyedSupervisorStatistics[K]:
         return KeyedSupervisorStatistics(

@@ -7,9 +7,9 @@ raises :class:`MailboxFullError`, and the depth shows up in :meth:`Handle.statis
 
 Request/reply is a message that carries a :class:`Reply`: ``ask`` builds the message around a
 fresh Reply, sends it and waits for the actor to ``send`` (or ``fail``) it, all within one
-deadline. A Reply is a one-shot slot guarded by an :class:`anyio.Event`, not a stream, so an
-actor that dies holding one leaves nothing unclosed behind; the asker's deadline still ends
-its wait.
+deadline. A Reply is a one-shot slot (with an :class:`anyio.Event` only if its asker has to
+wait), not a stream, so an actor that dies holding one leaves nothing unclosed behind; the
+asker's deadline still ends its wait.
 
 Closing the Handle (``close``) stops intake: senders get :class:`ActorGoneError`, and the
 actor's ``async for msg in mailbox`` drains what was already queued and then ends. Closing
@@ -104,37 +104,51 @@ class Reply(Generic[R]):
 
     The actor calls :meth:`send` with the answer or :meth:`fail` with an exception that the
     asker should see raised; whichever comes first wins and later calls are ignored.
+
+    The :class:`anyio.Event` behind :meth:`wait` is made only when a wait has to block: a
+    Reply answered before anyone waits costs no event at all.
     """
 
-    __slots__ = ("_done", "_error", "_value")
+    __slots__ = ("_answered", "_error", "_event", "_value")
 
     def __init__(self) -> None:
-        self._done = anyio.Event()
+        self._answered = False
+        self._event: anyio.Event | None = None
         self._value: R | None = None
         self._error: BaseException | None = None
 
     def send(self, value: R) -> None:
         """Deliver the answer. Never blocks."""
-        if not self._done.is_set():
+        if not self._answered:
             self._value = value
-            self._done.set()
+            self._answered = True
+            if self._event is not None:
+                self._event.set()
 
     def fail(self, error: BaseException) -> None:
         """Make the asker's ``ask`` raise ``error``. Never blocks."""
-        if not self._done.is_set():
+        if not self._answered:
             self._error = error
-            self._done.set()
+            self._answered = True
+            if self._event is not None:
+                self._event.set()
 
     @property
     def answered(self) -> bool:
-        return self._done.is_set()
+        return self._answered
 
     async def wait(self) -> R:
-        """Wait for the answer (no deadline of its own: the caller sets one)."""
-        await self._done.wait()
+        """Wait for the answer (no deadline of its own: the caller sets one).
+
+        Once answered, returns (or raises) at once, without yielding to other tasks.
+        """
+        if not self._answered:
+            if self._event is None:
+                self._event = anyio.Event()
+            await self._event.wait()
         if self._error is not None:
             raise self._error
-        return self._value  # type: ignore[return-value]  # set before _done
+        return self._value  # type: ignore[return-value]  # set before _answered
 
 
 @final
@@ -176,14 +190,7 @@ class Handle(Generic[M]):
         without yielding, so a caller cancelled around it never leaves the outcome in doubt
         (and a producer runs at most ``capacity`` messages ahead of its actor before waiting).
         """
-        try:
-            self._send.send_nowait(msg)
-        except anyio.WouldBlock:
-            pass
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            raise ActorGoneError(self._name) from None
-        else:
-            self._counters.accepted += 1
+        if self._try_tell(msg):
             return
         if timeout == math.inf:  # no deadline: skip the cost of a cancel scope
             await self._send_waiting(msg)
@@ -193,6 +200,17 @@ class Handle(Generic[M]):
             return
         self._counters.rejected += 1  # only reached when the deadline passed
         raise MailboxFullError(self._name, capacity=self._capacity, retry_after=max(timeout, 0.05))
+
+    def _try_tell(self, msg: M) -> bool:
+        """Queue ``msg`` if there is room (True); False if the mailbox is full. Never waits."""
+        try:
+            self._send.send_nowait(msg)
+        except anyio.WouldBlock:
+            return False
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            raise ActorGoneError(self._name) from None
+        self._counters.accepted += 1
+        return True
 
     async def _send_waiting(self, msg: M) -> None:
         try:
@@ -213,9 +231,7 @@ class Handle(Generic[M]):
             await self.tell(make(reply), timeout=timeout)
         except MailboxFullError:
             raise AskTimeoutError(self._name, timeout) from None
-        with anyio.move_on_after(deadline - anyio.current_time()):
-            return await reply.wait()
-        raise AskTimeoutError(self._name, timeout)
+        return await _wait_reply(reply, deadline, self._name, timeout)
 
     def close(self) -> None:
         """Stop intake: later sends fail; the actor drains what is queued, then its loop ends."""
@@ -267,15 +283,18 @@ class Mailbox(Generic[M]):
 
     async def __anext__(self) -> M:
         # Checkpoint before taking a message, never after: a cancellation then leaves the
-        # message queued for the next reader (a restarted actor) instead of losing it.
-        await anyio.lowlevel.checkpoint()
+        # message queued for the next reader (a restarted actor) instead of losing it. An
+        # empty mailbox goes straight to the stream's receive, which checkpoints first itself.
         try:
-            msg = self._receive.receive_nowait()
-        except anyio.WouldBlock:
-            try:
+            stats = self._receive.statistics()
+            if stats.current_buffer_used or stats.tasks_waiting_send:
+                await anyio.lowlevel.checkpoint()
+                try:
+                    msg = self._receive.receive_nowait()
+                except anyio.WouldBlock:
+                    msg = await self._receive.receive()
+            else:
                 msg = await self._receive.receive()
-            except (anyio.EndOfStream, anyio.ClosedResourceError):
-                raise StopAsyncIteration from None
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             raise StopAsyncIteration from None
         self._counters.processed += 1
@@ -310,6 +329,15 @@ class Mailbox(Generic[M]):
     @property
     def depth(self) -> int:
         return self._receive.statistics().current_buffer_used
+
+
+async def _wait_reply(reply: Reply[R], deadline: float, name: str, timeout: float) -> R:
+    """``reply``'s answer, or :class:`AskTimeoutError` once ``deadline`` has passed."""
+    if reply.answered or deadline == math.inf:  # no timer needed: skip the cancel scope
+        return await reply.wait()
+    with anyio.CancelScope(deadline=deadline):
+        return await reply.wait()
+    raise AskTimeoutError(name, timeout)
 
 
 class open_mailbox(tuple[Handle[M], Mailbox[M]]):  # a verb, like anyio's factories

@@ -115,27 +115,35 @@ class TokenBucket:
         """Wait until the bucket holds ``n`` tokens, then take them.
 
         Raises :class:`ValueError` if ``n`` is not in ``(0, capacity]``: such a request could
-        never be granted. Cancelling a waiting caller takes it out of the queue, tokens intact.
+        never be granted. Always a checkpoint, taken before the tokens: a caller cancelled
+        there, or while waiting, leaves the queue with the tokens intact.
         """
         self._check(n)
-        await anyio.lowlevel.checkpoint_if_cancelled()
         start = anyio.current_time()
         if not self._turnstile and self._model.ready_at(start, n) <= start:
-            self._admit(start, n)
-            await anyio.lowlevel.cancel_shielded_checkpoint()
-            return
+            await anyio.lowlevel.checkpoint()  # then take the tokens, with no await after it
+            if self._try_admit(n):
+                return
+            start = anyio.current_time()  # taken by another meanwhile: queue up
+        else:
+            await anyio.lowlevel.checkpoint_if_cancelled()  # the queue is the schedule point
         now = await self._turnstile.wait(lambda t: self._model.ready_at(t, n), n)
         self._waited += 1
         self._wait_seconds += now - start
         self._admit(now, n)
 
+    def try_acquire(self, n: float = 1) -> bool:
+        """Take ``n`` tokens if they are there and nobody is queued; False if not. Never waits.
+
+        Raises :class:`ValueError` as :meth:`acquire` does.
+        """
+        self._check(n)
+        return self._try_admit(n)
+
     def acquire_nowait(self, n: float = 1) -> None:
         """Take ``n`` tokens now or raise :class:`RetryLaterError` (never jumps the queue)."""
-        self._check(n)
-        now = anyio.current_time()
-        if self._turnstile or self._model.ready_at(now, n) > now:
+        if not self.try_acquire(n):
             raise RetryLaterError(self._name, self.wait_time(n))
-        self._admit(now, n)
 
     def wait_time(self, n: float = 1) -> float:
         """Seconds until a new request for ``n`` tokens would be granted, behind the queue."""
@@ -176,6 +184,15 @@ class TokenBucket:
                 f"{self._name} holds at most {self._model.capacity:g} tokens; "
                 f"{n:g} can never be granted (split the request)"
             )
+
+    def _try_admit(self, n: float) -> bool:
+        if self._turnstile:
+            return False  # never jump the queue
+        now = anyio.current_time()
+        if self._model.ready_at(now, n) > now:
+            return False
+        self._admit(now, n)
+        return True
 
     def _admit(self, now: float, n: float) -> None:
         self._model.admit(now, n)

@@ -58,8 +58,8 @@ from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import Literal, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal, TypeVar
 
 import anyio
 import attrs
@@ -89,7 +89,6 @@ from actors.discord_port import (
     FileUpload,
     JSONObject,
     MessageInfo,
-    SentMessage,
 )
 from actors.egress import EgressBudget
 from actors.store import Accepted, OutboxRow, SendState
@@ -136,7 +135,10 @@ class AgentStoppingError(ActorError):
 
 @attrs.define(eq=False)
 class _Intake:
-    """Whether an agent takes sends, and how many are being handed to its channels now."""
+    """Whether an agent takes sends, and how many sends are under way in ``send_message``.
+
+    A send counts from before it is handed to its channel until its caller has the answer.
+    """
 
     closed: bool = False
     handing_over: int = 0
@@ -238,39 +240,53 @@ class AgentHandle:
         delivered: DeliveryReply | None = Reply() if delivery == "sync" else None
         ticket = Ticket()
         msg = Accept(payload, idempotency_key, ticket, accepted_reply, delivered)
-        busy = AgentBusyError(
-            self.agent,
-            channel_id,
-            max(1.0, self._options.channel_capacity * self._options.send_interval),
-        )
-        with self._handing_over():
+        # A sync send waits on ``delivered`` alone: the channel answers it whenever it answers
+        # ``accepted`` (the same error if that failed, None if the row is not its to deliver).
+        answer: Reply[Any] = accepted_reply if delivered is None else delivered
+        intake = self._intake
+        if intake is not None:
+            intake.handing_over += 1  # until the send's fate is known (a drain waits for it)
+        try:
             try:
                 await self._channels.tell(channel_id, msg, timeout=max(0.0, timeout))
             except MailboxFullError:
-                raise busy from None
-            try:
-                with anyio.move_on_after(deadline - anyio.current_time()):
+                raise self._busy(channel_id) from None
+            with anyio.CancelScope(deadline=deadline):
+                try:
+                    await answer.wait()
+                except Exception:  # the Reply keeps it: raised below, where it belongs
+                    pass
+                except BaseException:  # the deadline, or the caller is gone (cancelled)
+                    ticket.abandon()  # accept nothing the caller cannot see
+                    raise
+            if not accepted_reply.answered:
+                if ticket.abandon():
+                    raise self._busy(channel_id)  # still queued for the intake: it will skip it
+                with anyio.move_on_after(self._options.store_grace):  # the write is under way
                     await accepted_reply.wait()
-            except BaseException:
-                ticket.abandon()  # the caller is gone (cancelled): accept nothing it cannot see
-                raise
-            if not accepted_reply.answered and ticket.abandon():
-                raise busy  # still queued for the intake: it will skip it
-            with anyio.move_on_after(self._options.store_grace):  # taken: the write is under way
-                accepted = await accepted_reply.wait()
-        if not accepted_reply.answered:
-            raise SendUnconfirmedError(self.agent, channel_id, timeout + self._options.store_grace)
+                if not accepted_reply.answered:
+                    raise SendUnconfirmedError(
+                        self.agent, channel_id, timeout + self._options.store_grace
+                    )
+        finally:
+            if intake is not None:
+                intake.handing_over -= 1
+        accepted = await accepted_reply.wait()  # answered: returns, or raises the store's error
         row = accepted.row
         if row.state is SendState.DELIVERED:
             return self._receipt(row, accepted.duplicate, row.message_id)
         if row.state is not SendState.PENDING:
             raise SendFailedError(row)
-        if delivered is None:
+        if delivered is None or not delivered.answered:  # the deadline passed: still queued
             return self._receipt(row, accepted.duplicate, None)
-        sent: SentMessage | None = None
-        with anyio.move_on_after(deadline - anyio.current_time()):
-            sent = await delivered.wait()  # raises the permanent DiscordError
+        sent = await delivered.wait()  # answered: raises the permanent DiscordError
         return self._receipt(row, accepted.duplicate, None if sent is None else sent.id)
+
+    def _busy(self, channel_id: int) -> AgentBusyError:
+        opts = self._options
+        return AgentBusyError(
+            self.agent, channel_id, max(1.0, opts.channel_capacity * opts.send_interval)
+        )
 
     async def read_messages(
         self,
@@ -315,19 +331,6 @@ class AgentHandle:
             if self._egress is not None:
                 self._egress.record_error(exc)
             raise
-
-    @contextlib.contextmanager
-    def _handing_over(self) -> Iterator[None]:
-        """Count a send between the intake check and its acceptance (a drain waits for it)."""
-        intake = self._intake
-        if intake is None:
-            yield
-            return
-        intake.handing_over += 1
-        try:
-            yield
-        finally:
-            intake.handing_over -= 1
 
     def _require_ready(self) -> None:
         state = self._port.state

@@ -164,9 +164,27 @@ class OutboxStore(Protocol):
 
 # --------------------------------------------------------------------------------- protocol
 
-DeliveryReply = Reply[SentMessage | None]
-"""Answered with the message once Discord holds it, ``None`` if the row stays queued (the actor
-stopped first), or failed with the permanent :class:`DiscordError`."""
+
+@attrs.frozen
+class Delivered:
+    """What a sync sender learns once Discord holds its message: which message it is.
+
+    Not its content: the actor remembers the outcomes of the last sends it settled (to answer a
+    repeated send at once) as bare message ids, so that a thousand channels' memory of them
+    holds no object the garbage collector has to walk.
+    """
+
+    id: int
+    channel_id: int
+    nonce: str
+
+
+DeliveryReply = Reply[Delivered | None]
+"""Answered once the send is settled: with the :class:`Delivered` message once Discord holds it,
+``None`` if it is not this actor's to deliver now (the actor stopped first and the row stays
+queued, the idempotency key names a send already finished or one for another channel), or
+failed with the permanent :class:`DiscordError`. Failed too, with the same error, when the
+``accepted`` Reply next to it fails: it is always answered once ``accepted`` is."""
 
 
 @final
@@ -198,7 +216,7 @@ class Accept:
     ``payload`` is made by :func:`actors._send_payload.send_payload`. ``accepted`` is
     answered after the durable write (or failed with a store error) unless the sender
     abandoned ``ticket`` first; ``delivered``, if given, once the send is settled (see
-    :data:`DeliveryReply`).
+    :data:`DeliveryReply`), so a sync sender may wait on ``delivered`` alone.
     """
 
     payload: Mapping[str, Any]
@@ -273,7 +291,7 @@ class ChannelActor:
 
     _queue: list[int] = attrs.field(factory=list, init=False, repr=False)
     _entries: dict[int, _Entry] = attrs.field(factory=dict, init=False, repr=False)
-    _settled: OrderedDict[int, SentMessage | DiscordError] = attrs.field(
+    _settled: OrderedDict[int, int | DiscordError] = attrs.field(
         factory=OrderedDict, init=False, repr=False
     )
     _more: anyio.Event = attrs.field(factory=anyio.Event, init=False, repr=False)
@@ -353,7 +371,7 @@ class ChannelActor:
                             self.agent, self.channel_id, msg.payload, msg.idempotency_key
                         )
                     except (TypeError, ValueError) as exc:
-                        msg.accepted.fail(exc)
+                        _refuse(msg, exc)
                         continue
                     accepts.append((msg, send))
                 case Wake():
@@ -372,14 +390,14 @@ class ChannelActor:
             )
         except StoreError as exc:
             if len(accepts) == 1:
-                accepts[0][0].accepted.fail(exc)
+                _refuse(accepts[0][0], exc)
                 return
             for one in accepts:  # all or none failed: find the one that spoiled the batch
                 await self._append([one])
             return
         except AskTimeoutError as exc:  # the write may still land: a Wake will find it
             for msg, _ in accepts:
-                msg.accepted.fail(exc)
+                _refuse(msg, exc)
             return
         for (msg, _), accepted in zip(accepts, results, strict=True):
             if not accepted.duplicate:
@@ -401,17 +419,26 @@ class ChannelActor:
         settled = self._settled.get(row.id)
         if settled is not None:
             if waiter is not None:
-                _answer(waiter, settled)
+                self._answer(waiter, row, settled)
             return
         entry = self._entries.get(row.id)
         if entry is None:
             if row.state is not SendState.PENDING:
-                return  # a duplicate of a finished send: its sender reads the row's state
+                if waiter is not None:
+                    waiter.send(None)  # a duplicate of a finished send: its sender reads the row
+                return
             entry = self._entries[row.id] = _Entry(row)
             heapq.heappush(self._queue, row.id)
             self._more.set()
         if waiter is not None:
             entry.waiters.append(waiter)
+
+    def _answer(self, waiter: DeliveryReply, row: OutboxRow, outcome: int | DiscordError) -> None:
+        """Answer with the settled ``outcome``: the message id, or the permanent error."""
+        if isinstance(outcome, DiscordError):
+            waiter.fail(outcome)
+        else:
+            waiter.send(Delivered(outcome, self.channel_id, row.nonce))
 
     def _close(self) -> None:
         self._closing = True
@@ -432,15 +459,17 @@ class ChannelActor:
                 return
             oid = heapq.heappop(self._queue)
             entry = self._entries[oid]
-            outcome = await self._deliver(entry.row)
-            if outcome is None:
+            sent = await self._deliver(entry.row)
+            if sent is None:
                 return  # stopping: the row stays pending in the outbox
+            # only what a waiter needs is kept, not the message with its content
+            outcome = sent.id if isinstance(sent, SentMessage) else sent
             del self._entries[oid]
             self._settled[oid] = outcome
             if len(self._settled) > _SETTLED_MEMORY:
                 self._settled.popitem(last=False)
             for waiter in entry.waiters:
-                _answer(waiter, outcome)
+                self._answer(waiter, entry.row, outcome)
             self._room.set()
 
     @contextlib.contextmanager
@@ -537,17 +566,27 @@ class ChannelActor:
             return sent
 
     async def _pace(self) -> Permit | None:
-        """Wait for the channel's bucket and the agent's budgets; None if stopped meanwhile."""
+        """Wait for the channel's bucket and the agent's budgets; None if stopped meanwhile.
+
+        What is free now is taken at once, without waiting (nor a cancel scope).
+        """
         assert self.bucket is not None
-        permit: Permit | None = None
+        permit = self.bucket.try_acquire()
+        pending: list[TokenBucket] = []
+        for budget in (self.global_bucket, self.agent_budget):
+            if budget is not None and (permit is None or pending or not budget.try_acquire()):
+                pending.append(budget)  # in order: none is taken before those ahead of it
+        if permit is not None and not pending:
+            return permit
         with self._interruptible() as scope:
-            permit = await self.bucket.acquire()
             try:
-                for budget in (self.global_bucket, self.agent_budget):
-                    if budget is not None:
-                        await budget.acquire()
+                if permit is None:
+                    permit = await self.bucket.acquire()
+                for budget in pending:
+                    await budget.acquire()
             except BaseException:
-                permit.discard()
+                if permit is not None:
+                    permit.discard()
                 raise
         if scope.cancelled_caught:
             if permit is not None:
@@ -556,8 +595,8 @@ class ChannelActor:
         return permit
 
 
-def _answer(waiter: DeliveryReply, outcome: SentMessage | DiscordError) -> None:
-    if isinstance(outcome, DiscordError):
-        waiter.fail(outcome)
-    else:
-        waiter.send(outcome)
+def _refuse(msg: Accept, error: BaseException) -> None:
+    """The send was not accepted: both its Replies raise ``error``."""
+    msg.accepted.fail(error)
+    if msg.delivered is not None:
+        msg.delivered.fail(error)

@@ -14,6 +14,7 @@ import attrs
 import pytest
 from tests.actors.test_channel import (
     AGENT,
+    BrokenOutbox,
     FakePort,
     LoseAnswer,
     MemoryOutbox,
@@ -25,7 +26,7 @@ from tests.actors.test_channel import (
 )
 from trio.testing import MockClock
 
-from actors import SendState, open_store
+from actors import SendState, StoreWriteError, open_store
 from actors.agent import (
     AgentActor,
     AgentBusyError,
@@ -353,6 +354,34 @@ async def test_sweep_wakes_a_channel_whose_actor_was_reaped(autojump_clock: Mock
         port.set_state(ConnectionState.READY)
         await eventually(lambda: a.store.rows[receipt.outbox_id].state is SendState.DELIVERED, 200)
     assert port.contents(10) == ["survives reaping"]
+
+
+@trio_test
+async def test_sync_send_refused_by_the_store_raises_at_once(autojump_clock: MockClock) -> None:
+    """A failed durable write reaches a sync sender at once, not at its deadline."""
+    async with agent(store=BrokenOutbox()) as a:
+        start = anyio.current_time()
+        with pytest.raises(StoreWriteError, match="disk full"):
+            await a.handle.send_message(10, "lost", timeout=60.0)
+        assert anyio.current_time() == start
+        assert a.actor._intake.handing_over == 0
+
+
+@trio_test
+async def test_sync_duplicate_of_an_earlier_delivery_returns_at_once(
+    autojump_clock: MockClock,
+) -> None:
+    """A key delivered before this process (not in the channel's memory): its receipt, at once."""
+    store = MemoryOutbox()
+    old = store.add(AGENT, 10, {"content": "before"}, key="k")
+    store.rows[old.id] = attrs.evolve(old, state=SendState.DELIVERED, message_id=77)
+    async with agent(store=store) as a:
+        start = anyio.current_time()
+        receipt = await a.handle.send_message(10, "before", idempotency_key="k", timeout=60.0)
+        assert anyio.current_time() == start
+    assert receipt.duplicate
+    assert (receipt.state, receipt.message_id) == (ReceiptState.DELIVERED, 77)
+    assert a.port.calls == []
 
 
 # --------------------------------------------------------------------- with the real Store

@@ -568,3 +568,24 @@ async def test_minute_long_window_runs_in_milliseconds(
     # Each window opens when Discord counts its first request, 0.1 s after we send it.
     assert max(times) == pytest.approx(180.3)
     assert time.process_time() - cpu < 1.0
+
+
+@pytest.mark.anyio
+async def test_try_acquire_gives_a_free_slot_and_never_jumps_the_queue() -> None:
+    """try_acquire: a permit when one fits and nobody waits, None otherwise, no slot taken."""
+    bucket = DiscordBucket("try")
+    probe = bucket.try_acquire()
+    assert probe is not None
+    assert bucket.try_acquire() is None  # the unknown bucket's one probe is out
+    probe.update(headers(remaining=1, reset_after=60.0, limit=2))
+    async with anyio.create_task_group() as tg:
+        first = bucket.try_acquire()
+        assert first is not None  # the window's last slot
+        tg.start_soon(bucket.acquire)  # queued until the window resets
+        await anyio.wait_all_tasks_blocked()
+        first.discard()  # the slot is free again, but a caller is queued for it first
+        assert bucket.try_acquire() is None
+        await anyio.wait_all_tasks_blocked()
+        tg.cancel_scope.cancel()
+    stats = bucket.statistics()
+    assert (stats.acquired, stats.waiting) == (3, 0)

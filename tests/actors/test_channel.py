@@ -22,8 +22,16 @@ import attrs
 import pytest
 from trio.testing import MockClock
 
-from actors import Accepted, NewSend, OutboxRow, Reply, SendState, open_mailbox
-from actors.channel import Accept, ChannelActor, ChannelMsg, DeliveryReply, Ticket, Wake
+from actors import Accepted, NewSend, OutboxRow, Reply, SendState, StoreWriteError, open_mailbox
+from actors.channel import (
+    Accept,
+    ChannelActor,
+    ChannelMsg,
+    Delivered,
+    DeliveryReply,
+    Ticket,
+    Wake,
+)
 from actors.discord_port import (
     AgentNotReady,
     AllowedMentions,
@@ -427,7 +435,7 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 60.0) -> No
             await anyio.sleep(0.1)
 
 
-async def settle(reply: DeliveryReply | None, timeout: float = 600.0) -> SentMessage | None:
+async def settle(reply: DeliveryReply | None, timeout: float = 600.0) -> Delivered | None:
     assert reply is not None
     with anyio.fail_after(timeout):
         return await reply.wait()
@@ -690,3 +698,59 @@ async def test_global_bucket_429_blocks_the_agent_bucket(autojump_clock: MockClo
         assert shared.wait_time() == 0
     (t0, _, _), (t1, _, _) = port.calls
     assert t1 - t0 >= 5.0
+
+
+@anyio_test
+async def test_settled_outcome_keeps_no_message_content() -> None:
+    """A late waiter for a settled send gets its id and nonce; the content is not kept."""
+    async with channel_actor() as ch:
+        first, d1 = await ch.accept("remember me", key="k")
+        sent = await settle(d1)
+        again, d2 = await ch.accept("remember me", key="k")
+        late = await settle(d2)
+    assert again.duplicate
+    assert isinstance(sent, Delivered)
+    assert late == sent
+    assert (late.id, late.nonce, late.channel_id) == (
+        ch.port.delivered[10][0].message_id,
+        first.row.nonce,
+        10,
+    )
+    assert list(ch.actor._settled.values()) == [late.id]  # a bare id: nothing for the gc
+
+
+@attrs.define(eq=False)
+class BrokenOutbox(MemoryOutbox):
+    """An outbox whose writes fail."""
+
+    async def append_many(
+        self, sends: Iterable[NewSend], *, timeout: float | None = None
+    ) -> tuple[Accepted, ...]:
+        raise StoreWriteError("disk full")
+
+
+@anyio_test
+async def test_refused_accept_fails_its_delivered_reply_too() -> None:
+    """A send the store refused fails both Replies: a sync sender waiting on one hears it."""
+    async with channel_actor(store=BrokenOutbox()) as ch:
+        accepted: Reply[Accepted] = Reply()
+        delivered: DeliveryReply = Reply()
+        await ch.handle.tell(Accept({"content": "x"}, None, Ticket(), accepted, delivered))
+        with anyio.fail_after(5), pytest.raises(StoreWriteError, match="disk full"):
+            await delivered.wait()
+        with pytest.raises(StoreWriteError):
+            await accepted.wait()
+
+
+@anyio_test
+async def test_duplicate_of_a_finished_send_answers_delivered_with_none() -> None:
+    """A key whose send finished before this actor: its delivered Reply says None at once."""
+    store = MemoryOutbox()
+    old = store.add(AGENT, 10, {"content": "long ago"}, key="k")
+    store.rows[old.id] = attrs.evolve(old, state=SendState.DELIVERED, message_id=5)
+    async with channel_actor(store=store) as ch:
+        accepted, delivered = await ch.accept("long ago", key="k")
+        assert accepted.duplicate
+        assert accepted.row.state is SendState.DELIVERED
+        assert await settle(delivered, timeout=5) is None
+    assert ch.port.calls == []

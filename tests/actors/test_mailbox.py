@@ -239,3 +239,47 @@ async def test_tell_with_room_queues_before_any_await() -> None:
         assert not scope.cancelled_caught
         assert mailbox.receive_nowait() == Add(1)
         handle.close()
+
+
+async def test_answered_reply_returns_without_yielding() -> None:
+    """wait() on an answered Reply returns (or raises) at once, even under a cancelled scope."""
+    reply: Reply[int] = Reply()
+    failed: Reply[int] = Reply()
+    reply.send(3)
+    failed.fail(ValueError("refused"))
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        assert await reply.wait() == 3
+        with pytest.raises(ValueError, match="refused"):
+            await failed.wait()
+    assert not scope.cancelled_caught
+
+
+async def test_reply_answered_while_waiting_wakes_the_waiter() -> None:
+    """A Reply answered after its asker began waiting wakes it with the answer."""
+    reply: Reply[int] = Reply()
+    got: list[int] = []
+
+    async def waiter() -> None:
+        got.append(await reply.wait())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiter)
+        await anyio.wait_all_tasks_blocked()
+        assert got == []
+        reply.send(5)
+    assert got == [5]
+
+
+async def test_reader_of_an_empty_mailbox_cancelled_takes_nothing() -> None:
+    """A reader cancelled while waiting on an empty mailbox leaves later messages queued."""
+    handle, mailbox = open_mailbox[CounterMsg]("patient", 4)
+    with mailbox:
+        with anyio.move_on_after(0.01):
+            await mailbox.__anext__()
+        handle.tell_nowait(Add(2))
+        assert mailbox.depth == 1
+        assert await mailbox.__anext__() == Add(2)
+        handle.close()
+        with pytest.raises(StopAsyncIteration):
+            await mailbox.__anext__()

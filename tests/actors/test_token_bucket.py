@@ -306,3 +306,33 @@ async def test_global_budget_over_a_minute_runs_in_milliseconds(
             j += 1
         assert i - j + 1 <= 50
     assert time.process_time() - cpu < 1.0
+
+
+@pytest.mark.anyio
+async def test_try_acquire_takes_what_is_there_and_never_jumps_the_queue() -> None:
+    """try_acquire takes free tokens at once, says False when short or while others queue."""
+    bucket = TokenBucket(rate=1, capacity=3)
+    assert bucket.try_acquire(2)
+    assert not bucket.try_acquire(2)  # 1 token left
+    with pytest.raises(ValueError, match="never be granted"):
+        bucket.try_acquire(4)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(bucket.acquire, 3)
+        await anyio.wait_all_tasks_blocked()
+        assert bucket.statistics().tokens >= 1
+        assert not bucket.try_acquire(1)
+        tg.cancel_scope.cancel()
+    stats = bucket.statistics()
+    assert (stats.acquired, stats.tokens_acquired, stats.waiting) == (1, 2, 0)
+
+
+@pytest.mark.anyio
+async def test_acquire_is_a_checkpoint_even_when_tokens_are_there() -> None:
+    """An already-cancelled caller is refused and the tokens stay in the bucket."""
+    bucket = TokenBucket(rate=1, capacity=3)
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await bucket.acquire(2)
+    assert scope.cancelled_caught
+    assert bucket.statistics().acquired == 0
+    assert bucket.try_acquire(3)
