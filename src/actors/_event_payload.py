@@ -3,8 +3,9 @@
 Each event becomes a ``(type, channel_id, payload)`` row: ``type`` is the event's class name in
 snake case (``MessageCreated`` -> ``message_created``), ``channel_id`` the channel it happened
 in (None for member and gateway events) and ``payload`` a JSON object of its fields, without
-``agent`` (a column of its own). Snowflakes (``id``, ``*_id``, ``guild_ids``, ``roles``) are
-strings in the payload, as in Discord's own JSON (JavaScript clients lose precision past 2**53);
+``agent`` (a column of its own). Snowflakes (``id``, ``*_id``, ``reply_to``, ``guild_ids``,
+``roles``) are strings in the payload, as in Discord's own JSON (JavaScript clients lose
+precision past 2**53);
 datetimes are ISO 8601 strings in UTC. The hub's own records (``events_lost``,
 ``backfill_incomplete``) are built in :mod:`actors.event_hub`.
 """
@@ -128,8 +129,12 @@ def _fields(cls: type[Any], *, skip_agent: bool = False) -> _FieldNames:
     return names
 
 
+_ID_NAMES = frozenset({"id", "reply_to"})
+"""Fields holding one snowflake besides ``*_id`` (``reply_to``: the message replied to)."""
+
+
 def _is_id(key: str) -> bool:
-    return key == "id" or key.endswith("_id")
+    return key in _ID_NAMES or key.endswith("_id")
 
 
 def _plain_attrs(value: Any) -> dict[str, Any]:

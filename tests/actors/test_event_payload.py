@@ -59,7 +59,7 @@ MESSAGE_JSON = (
     '"created_at":"2026-11-24T03:00:00.123000+00:00",'
     '"edited_at":"2026-11-24T03:00:01.123000+00:00","attachments":[{"id":"1300000000000000005",'
     '"filename":"a.txt","size":12,"url":"https://cdn/a.txt","content_type":null}],'
-    '"reply_to":1300000000000000000,"nonce":"n-1"}}'
+    '"reply_to":"1300000000000000000","nonce":"n-1"}}'
 )
 CHANNEL_JSON = (
     '{"channel":{"id":"1180000000000000002","type":0,"guild_id":"1170000000000000003",'
@@ -76,7 +76,7 @@ PINNED: list[tuple[DiscordEvent, str]] = [
         '"content":"héllo \\"there\\"","created_at":"2026-11-24T03:00:00.123000+00:00",'
         '"edited_at":null,"attachments":[{"id":"1300000000000000005","filename":"a.txt",'
         '"size":12,"url":"https://cdn/a.txt","content_type":null}],'
-        '"reply_to":1300000000000000000,"nonce":null}}',
+        '"reply_to":"1300000000000000000","nonce":null}}',
     ),
     (
         MessageDeleted("ada", 2, 3, None),
@@ -166,7 +166,7 @@ def _reference_value(key: str, value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, int):
-        return str(value) if key == "id" or key.endswith("_id") else value
+        return str(value) if key in ("id", "reply_to") or key.endswith("_id") else value
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if attrs.has(type(value)):
