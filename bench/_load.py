@@ -8,8 +8,9 @@ Each session is the SDK's ``mcp.Client`` over one transport, authenticated with 
 ``sse``         the legacy SSE transport (``GET /sse`` + ``POST /messages/``), 2025-11-25
 ``ws``          WebSocket (``/ws``) through :class:`mcp_edge.ws_client.WebSocketTransport`
 ``ws-raw``      WebSocket (``/ws``), 2025-11-25, without the SDK client: JSON-RPC frames
-                written and matched by id here (:class:`RawWebSocketClient`), so the load
-                generator's own CPU per call is a fraction of the SDK's
+                written and matched by id here (:class:`RawWebSocketClient`, wsproto on a
+                plain socket, no task per call), so the load generator's own CPU per call
+                is a fraction of the SDK's
 ========== ===============================================================================
 
 What each session calls comes from a *plan*: ``plan(session, n) -> (tool, arguments)`` for the
@@ -35,19 +36,32 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import socket
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
-from typing import Any, Literal, TextIO, get_args
+from contextlib import asynccontextmanager, suppress
+from typing import Any, Literal, TextIO, cast, get_args
+from urllib.parse import urlsplit
 
 import attrs
 import httpx2
 import trio
+import wsproto
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
-from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+from wsproto import ConnectionType
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    CloseConnection,
+    Ping,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import RemoteProtocolError
 
 from mcp_edge.ws_client import WebSocketTransport
 
@@ -98,61 +112,210 @@ class RawResult:
     content: list[Any]
     structured_content: dict[str, Any] | None = None
 
-
-@attrs.define
-class RawWebSocketClient:
-    """Just enough of an MCP client over ``/ws`` to call tools: ``call_tool(name, arguments)``.
-
-    One reader task matches answers to requests by id; a closed socket fails every waiting call.
-    """
-
-    ws: WebSocketConnection
-    _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
-    _waiting: dict[int, tuple[trio.Event, list[Any]]] = attrs.field(factory=dict)
-    _closed: BaseException | None = None
-
-    async def request(self, method: str, params: dict[str, Any]) -> Any:
-        """Send one request, wait for its answer; its ``result`` (an ``error`` raises)."""
-        if self._closed is not None:
-            raise ConnectionError("the WebSocket is closed") from self._closed
-        request_id = next(self._ids)
-        done, answer = trio.Event(), []
-        self._waiting[request_id] = (done, answer)
-        frame = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
-        try:
-            await self.ws.send_message(json.dumps(frame))
-            await done.wait()
-        finally:
-            self._waiting.pop(request_id, None)
-        message = answer[0]
-        if isinstance(message, BaseException):
-            raise ConnectionError("the WebSocket closed during a call") from message
-        if "error" in message:
-            raise RuntimeError(f"JSON-RPC error {message['error']}")
-        return message.get("result")
-
-    async def call_tool(self, name: str, arguments: dict[str, Any]) -> RawResult:
-        result = await self.request("tools/call", {"name": name, "arguments": arguments})
-        return RawResult(
+    @classmethod
+    def from_result(cls, result: dict[str, Any]) -> RawResult:
+        """From a ``tools/call`` answer's ``result``."""
+        return cls(
             bool(result.get("isError")),
             list(result.get("content", [])),
             result.get("structuredContent"),
         )
 
+
+AnswerCallback = Callable[[int, "dict[str, Any] | BaseException"], None]
+"""``on_answer(request_id, message)``: the JSON-RPC answer, or what closed the socket."""
+
+_RECEIVE_SIZE = 65536
+
+
+@attrs.define
+class RawWebSocketClient:
+    """Just enough of an MCP client over ``/ws`` to call tools: ``call_tool(name, arguments)``.
+
+    WebSocket framing is wsproto's; the socket I/O is done here on a plain non-blocking socket
+    rather than through trio-websocket, whose reader task, message channel and send lock cost
+    more CPU per call than the rest of the load generator together. A write goes straight to
+    the socket when it takes the whole frame (no checkpoint); otherwise it waits its turn.
+
+    One reader task (:meth:`read`) matches answers to requests by id and hands each to the
+    callback its request registered (:meth:`expect`), answers the server's pings, and on a
+    closed socket fails every waiting call. The open loop drives the client through
+    :meth:`expect` + :meth:`send`, without a task per call; :meth:`request` is the awaitable form.
+    """
+
+    _sock: socket.socket
+    """Connected and non-blocking; owned by this client (:meth:`aclose`)."""
+    _ws: wsproto.WSConnection
+    """Past the handshake."""
+    _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
+    _waiting: dict[int, AnswerCallback] = attrs.field(factory=dict)
+    _closed: BaseException | None = None
+    _write_lock: trio.StrictFIFOLock = attrs.field(factory=trio.StrictFIFOLock)
+    """Held by a write the socket could not take at once, until it is all written."""
+
+    def expect(self, on_answer: AnswerCallback) -> int:
+        """A new request id whose answer (or the socket's closing) goes to ``on_answer``.
+
+        Call it before :meth:`send`: the answer can arrive before ``send`` returns.
+        """
+        if self._closed is not None:
+            raise ConnectionError("the WebSocket is closed") from self._closed
+        request_id = next(self._ids)
+        self._waiting[request_id] = on_answer
+        return request_id
+
+    def forget(self, request_id: int) -> None:
+        """Stop waiting for ``request_id`` (timed out, cancelled or never sent)."""
+        self._waiting.pop(request_id, None)
+
+    async def send(self, request_id: int, method: str, params: dict[str, Any]) -> None:
+        """Send request ``request_id`` (from :meth:`expect`)."""
+        frame = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+        await self.notify(frame)
+
+    async def notify(self, frame: dict[str, Any]) -> None:
+        """Send one JSON-RPC message as a text frame."""
+        if self._closed is not None:
+            raise ConnectionError("the WebSocket is closed") from self._closed
+        await self._write(self._ws.send(TextMessage(json.dumps(frame))))
+
+    async def request(self, method: str, params: dict[str, Any]) -> Any:
+        """Send one request, wait for its answer; its ``result`` (an ``error`` raises)."""
+        done, answer = trio.Event(), []
+
+        def on_answer(_request_id: int, message: dict[str, Any] | BaseException) -> None:
+            answer.append(message)
+            done.set()
+
+        request_id = self.expect(on_answer)
+        try:
+            await self.send(request_id, method, params)
+            await done.wait()
+        finally:
+            self.forget(request_id)
+        return _result(answer[0])
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> RawResult:
+        result = await self.request("tools/call", {"name": name, "arguments": arguments})
+        return RawResult.from_result(result)
+
     async def read(self) -> None:
         """Dispatch answers until the socket closes; then fail every waiting call."""
+        waiting = self._waiting
+        parts: list[str] = []
         try:
             while True:
-                message = json.loads(await self.ws.get_message())
-                waiter = self._waiting.get(message.get("id"))  # notifications have no id
-                if waiter is not None:
-                    waiter[1].append(message)
-                    waiter[0].set()
-        except ConnectionClosed as exc:
+                for event in self._ws.events():
+                    if isinstance(event, TextMessage):
+                        if not event.message_finished:
+                            parts.append(event.data)
+                            continue
+                        text = "".join([*parts, event.data]) if parts else event.data
+                        parts.clear()
+                        message = json.loads(text)
+                        request_id = message.get("id")  # notifications have no id
+                        on_answer = waiting.pop(request_id, None)
+                        if on_answer is not None:
+                            on_answer(request_id, message)
+                    elif isinstance(event, Ping):
+                        await self._write(self._ws.send(event.response()))
+                    elif isinstance(event, CloseConnection):
+                        if self._ws.state is ConnectionState.REMOTE_CLOSING:
+                            await self._write(self._ws.send(event.response()))
+                        raise ConnectionError(f"closed by the server: {event.code} {event.reason}")
+                self._ws.receive_data(await _receive(self._sock) or None)
+        except (OSError, RemoteProtocolError) as exc:  # ConnectionError is an OSError
             self._closed = exc
-            for done, answer in self._waiting.values():
-                answer.append(exc)
-                done.set()
+            while waiting:
+                request_id, on_answer = waiting.popitem()
+                on_answer(request_id, exc)
+
+    async def aclose(self) -> None:
+        """Say goodbye (a close frame, best effort) and close the socket."""
+        try:
+            if self._closed is None and self._ws.state is ConnectionState.OPEN:
+                with trio.move_on_after(1.0):
+                    await self._write(self._ws.send(CloseConnection(code=1000)))
+        except OSError:
+            pass  # already gone: nothing to say goodbye to
+        finally:
+            trio.lowlevel.notify_closing(self._sock)
+            self._sock.close()
+
+    async def _write(self, data: bytes) -> None:
+        """Write ``data`` whole, after any earlier write still in progress."""
+        sock = self._sock
+        try:
+            if self._write_lock.locked():
+                await self._write_lock.acquire()
+            else:
+                try:
+                    sent = sock.send(data)
+                except BlockingIOError:
+                    sent = 0
+                if sent == len(data):
+                    return  # the common case: no lock, no checkpoint
+                data = data[sent:]
+                self._write_lock.acquire_nowait()  # not locked, and no checkpoint since
+        except OSError as exc:
+            raise ConnectionError("the WebSocket is closed") from exc
+        try:
+            view = memoryview(data)
+            while view:
+                await trio.lowlevel.wait_writable(sock)
+                try:
+                    view = view[sock.send(view) :]
+                except BlockingIOError:
+                    continue
+        except BaseException as exc:
+            # a frame cut short leaves the stream unusable: end it rather than corrupt it
+            self._closed = exc
+            with suppress(OSError):  # already shut by the peer
+                sock.shutdown(socket.SHUT_RDWR)
+            if isinstance(exc, OSError):
+                raise ConnectionError("the WebSocket is closed") from exc
+            raise
+        finally:
+            self._write_lock.release()
+
+
+async def _receive(sock: socket.socket) -> bytes:
+    """The next bytes on ``sock`` (b"" at its end)."""
+    while True:
+        await trio.lowlevel.wait_readable(sock)
+        try:
+            return sock.recv(_RECEIVE_SIZE)
+        except BlockingIOError:
+            continue
+
+
+async def _open_socket(host: str, port: int) -> socket.socket:
+    """A connected, non-blocking TCP socket to the first address of ``host`` that answers."""
+    addresses = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    error: OSError = ConnectionError(f"no address for {host}")
+    for family, kind, proto, _, address in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await trio.socket.from_stdlib_socket(sock).connect(address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    raise error
+
+
+def _result(message: dict[str, Any] | BaseException) -> Any:
+    """A JSON-RPC answer's ``result``; an ``error`` or a closed socket raises."""
+    if isinstance(message, BaseException):
+        raise ConnectionError("the WebSocket closed during a call") from message
+    if "error" in message:
+        raise RuntimeError(f"JSON-RPC error {message['error']}")
+    return message.get("result")
 
 
 @asynccontextmanager
@@ -160,12 +323,25 @@ async def raw_websocket_client(
     url: str, headers: dict[str, str]
 ) -> AsyncIterator[RawWebSocketClient]:
     """An initialized :class:`RawWebSocketClient` (protocol 2025-11-25) on ``url``."""
-    async with open_websocket_url(
-        url,
-        subprotocols=["mcp"],
-        extra_headers=[(k.encode(), v.encode()) for k, v in headers.items()],
-    ) as ws:
-        client = RawWebSocketClient(ws)
+    parts = urlsplit(url)
+    if parts.hostname is None:
+        raise ValueError(f"no host in {url!r}")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    sock = await _open_socket(parts.hostname, parts.port or 80)
+    client = None
+    try:
+        ws = wsproto.WSConnection(ConnectionType.CLIENT)
+        handshake = Request(
+            host=parts.netloc,
+            target=target,
+            subprotocols=["mcp"],
+            extra_headers=[(k.encode(), v.encode()) for k, v in headers.items()],
+        )
+        client = RawWebSocketClient(sock, ws)
+        await client._write(ws.send(handshake))
+        event = await _handshake_answer(sock, ws)
+        if not isinstance(event, AcceptConnection):
+            raise ConnectionError(f"WebSocket handshake refused: HTTP {event.status_code}")
         async with trio.open_nursery() as nursery:
             nursery.start_soon(client.read)
             await client.request(
@@ -176,11 +352,29 @@ async def raw_websocket_client(
                     "clientInfo": {"name": "mcp-discord-bench", "version": "0"},
                 },
             )
-            await ws.send_message(
-                json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
-            )
+            await client.notify({"jsonrpc": "2.0", "method": "notifications/initialized"})
             yield client
             nursery.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            if client is not None:
+                await client.aclose()
+            else:
+                sock.close()
+
+
+async def _handshake_answer(
+    sock: socket.socket, ws: wsproto.WSConnection
+) -> AcceptConnection | RejectConnection:
+    """The server's answer to the opening handshake (later events stay queued in ``ws``)."""
+    while True:
+        for event in ws.events():
+            if isinstance(event, AcceptConnection | RejectConnection):
+                return event
+        data = await _receive(sock)
+        if not data:
+            raise ConnectionError("the server closed the connection during the handshake")
+        ws.receive_data(data)
 
 
 @attrs.frozen
@@ -264,9 +458,29 @@ class _Recorder:
     """Calls started so far (warm-up included)."""
     finished: int = 0
     """Calls answered so far (warm-up included); started - finished are in flight."""
+    errors: int = 0
+    """Recorded calls that failed."""
 
     def record(self, record: CallRecord) -> None:
         self.records.append(record)
+        if record.error is not None:
+            self.errors += 1
+
+    def finish(
+        self,
+        s: int,
+        n: int,
+        started: float,
+        error: str | None,
+        state: str | None,
+        timing: dict[str, float],
+    ) -> None:
+        """Session ``s``'s call ``n``, started at ``started``, answered now: recorded if it
+        started in the timed window."""
+        self.finished += 1
+        if timing["start"] <= started < timing["end"]:
+            latency = trio.current_time() - started
+            self.record(CallRecord(s, n, started - timing["start"], latency, error, state))
 
 
 async def run_load(
@@ -296,6 +510,8 @@ async def run_load(
                 await go.wait()
                 if config.rate is None:
                     await _closed_loop(client, s, config, plan, timing, recorder)
+                elif isinstance(raw := cast(object, client), RawWebSocketClient):
+                    await _open_loop_raw(raw, s, sessions, config, plan, timing, recorder)
                 else:
                     await _open_loop(client, s, sessions, config, plan, timing, recorder)
         except Exception as exc:
@@ -351,20 +567,21 @@ async def _call(
     recorder.started += 1
     try:
         with trio.move_on_after(config.call_timeout) as scope:
-            result = await client.call_tool(tool, arguments)
-            if result.is_error:
-                error = _text(result.content)
-            elif isinstance(result.structured_content, dict):
-                state = result.structured_content.get("state")
+            error, state = _outcome(await client.call_tool(tool, arguments))
         if scope.cancelled_caught:
             error = "timeout"
     except Exception as exc:  # any failure of one call is a recorded error, not the run's
         error = type(exc).__name__
-    ended = trio.current_time()
-    recorder.finished += 1
-    if started >= timing["start"] and started < timing["end"]:
-        record = CallRecord(s, n, started - timing["start"], ended - started, error, state)
-        recorder.record(record)
+    recorder.finish(s, n, started, error, state, timing)
+
+
+def _outcome(result: Any) -> tuple[str | None, str | None]:
+    """A ``call_tool`` result's error (the tool error's text) and ``state`` (or None)."""
+    if result.is_error:
+        return _text(result.content), None
+    if isinstance(result.structured_content, dict):
+        return None, result.structured_content.get("state")
+    return None, None
 
 
 def _text(content: Sequence[Any]) -> str:
@@ -405,6 +622,94 @@ async def _open_loop(
                 _not_started(s, n, sessions, scheduled, config, timing, recorder)
                 break
             calls.start_soon(one, n, scheduled)
+
+
+async def _open_loop_raw(
+    client: RawWebSocketClient,
+    s: int,
+    sessions: int,
+    config: LoadConfig,
+    plan: Plan,
+    timing: dict[str, float],
+    recorder: _Recorder,
+) -> None:
+    """:func:`_open_loop` for ``ws-raw``, without a task, cancel scope or event per call.
+
+    Each call is sent from this loop and finished by the client's reader (its answer) or by
+    ``expire`` (its timeout): the same records, in-flight cap and timeout as the task per call
+    of :func:`_open_loop`, for a fraction of the load generator's CPU.
+    """
+    assert config.rate is not None
+    calls: dict[int, tuple[int, float, float]] = {}
+    """Request id -> (n, scheduled, deadline) of the calls in flight, in deadline order (each
+    call's deadline is its send's time + ``call_timeout``, and calls are sent in order)."""
+    slot_freed: trio.Event | None = None
+
+    def finish(request_id: int, error: str | None, state: str | None) -> None:
+        nonlocal slot_freed
+        call = calls.pop(request_id, None)
+        if call is None:  # already finished (timed out, or failed by a closing socket)
+            return
+        recorder.finish(s, call[0], call[1], error, state, timing)
+        if slot_freed is not None:
+            slot_freed.set()
+            slot_freed = None
+
+    def answered(request_id: int, message: dict[str, Any] | BaseException) -> None:
+        try:
+            error, state = _outcome(RawResult.from_result(_result(message)))
+        except Exception as exc:  # as _call records it: the failure's type
+            error, state = type(exc).__name__, None
+        finish(request_id, error, state)
+
+    async def expire() -> None:
+        while True:
+            first = next(iter(calls.values()), None)
+            # with no call in flight, any call sent from now on expires after this instant
+            deadline = first[2] if first else trio.current_time() + config.call_timeout
+            await trio.sleep_until(deadline)
+            now = trio.current_time()
+            while calls:
+                request_id, (_n, _scheduled, deadline) = next(iter(calls.items()))
+                if deadline > now:
+                    break
+                client.forget(request_id)
+                finish(request_id, "timeout", None)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(expire)
+        for n in range(sys.maxsize):
+            scheduled = timing["warmup"] + (n * sessions + s) / config.rate
+            if scheduled >= timing["end"]:
+                break
+            if scheduled > trio.current_time():
+                await trio.sleep_until(scheduled)
+            else:  # late already: a checkpoint is all the turn-taking this needs
+                await trio.lowlevel.checkpoint()
+            while len(calls) >= config.max_in_flight:
+                slot_freed = trio.Event()
+                await slot_freed.wait()
+            now = trio.current_time()
+            if now >= timing["end"]:  # the offer is over: no backlog drain
+                _not_started(s, n, sessions, scheduled, config, timing, recorder)
+                break
+            tool, arguments = plan(s, n)
+            recorder.started += 1
+            try:
+                request_id = client.expect(answered)
+            except Exception as exc:  # the socket is closed: this call fails, the next may too
+                recorder.finish(s, n, scheduled, type(exc).__name__, None, timing)
+                continue
+            calls[request_id] = (n, scheduled, now + config.call_timeout)
+            try:
+                await client.send(request_id, "tools/call", {"name": tool, "arguments": arguments})
+            except Exception as exc:
+                client.forget(request_id)
+                finish(request_id, type(exc).__name__, None)
+        while calls:  # the last answers (or timeouts)
+            slot_freed = trio.Event()
+            await slot_freed.wait()
+        nursery.cancel_scope.cancel()
 
 
 def _not_started(
@@ -476,7 +781,7 @@ def _line(config: LoadConfig, timing: dict[str, float], recorder: _Recorder) -> 
         if latencies
         else math.nan
     )
-    errors = sum(1 for r in records if r.error is not None)
+    errors = recorder.errors
     phase = "warm-up" if now < timing["start"] else "timed"
     return (
         f"[{config.label}] {phase} {min(elapsed, total):5.1f}/{total:g} s  "
