@@ -94,7 +94,7 @@ def build_seed(
     refs: list[BotRef] = []
     for g in range(guilds):
         members = seeded[g::guilds]
-        entries: list[dict[str, str]] = []
+        entries: list[dict[str, Any]] = []
         if per_bot:
             for bot in members:
                 own = tuple(next(ids) for _ in range(channels))

@@ -15,12 +15,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 
 from ._model import Channel, Guild, Member
-from ._permissions import (
-    Overwrite,
-    Permission,
-    base_permissions,
-    channel_permissions,
-)
+from ._permissions import Permission, base_permissions, channel_permissions
 
 PERMISSION_BITS: Mapping[str, int] = {
     name.lower(): flag.value for name, flag in Permission.__members__.items()
@@ -72,34 +67,43 @@ def permission_value(names: Iterable[str]) -> int:
     return value
 
 
+def role_permissions(guild: Guild) -> dict[int, int]:
+    """Every role's permission bits by role id (@everyone's id is the guild's)."""
+    return {role.id: role.permissions for role in guild.roles.values()}
+
+
 def permissions_for(
-    guild: Guild, member: Member, channel: Channel | None, parent: Channel | None
+    guild: Guild,
+    member: Member,
+    channel: Channel | None,
+    parent: Channel | None,
+    roles: Mapping[int, int] | None = None,
 ) -> int:
     """The member's permissions in ``channel`` (guild-wide when ``channel`` is None).
 
     ``parent`` is the thread's parent channel when ``channel`` is a thread (its overwrites
-    apply). The arithmetic is ``_permissions``' (base, then overwrites, then timeout rules).
+    apply). ``roles`` is :func:`role_permissions` of the guild when the caller already has it
+    (one fan-out asks for many members). The arithmetic is ``_permissions``' (base, then
+    overwrites, then timeout rules).
     """
     base = base_permissions(
         guild_id=guild.id,
         owner_id=guild.owner_id,
         member_id=member.user_id,
         member_role_ids=member.roles,
-        role_permissions={role.id: role.permissions for role in guild.roles.values()},
+        role_permissions=role_permissions(guild) if roles is None else roles,
     )
     if channel is None:
         return base
-    source = parent if channel.is_thread and parent is not None else channel
+    in_thread = channel.is_thread
+    source = parent if in_thread and parent is not None else channel
     until = member.communication_disabled_until
     return channel_permissions(
         base,
         guild_id=guild.id,
         member_id=member.user_id,
         member_role_ids=member.roles,
-        overwrites=[
-            Overwrite(id=o.id, type=o.type, allow=o.allow, deny=o.deny)
-            for o in source.permission_overwrites
-        ],
+        overwrites=source.permission_overwrites,  # validated when made: read as they are
         timed_out=until is not None and until > dt.datetime.now(dt.UTC),
-        in_thread=channel.is_thread,
+        in_thread=in_thread,
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from ._permissions import Overwrite
 from ._snowflake import snowflake_time
 
 JSONObject = dict[str, Any]
@@ -133,12 +134,20 @@ class Member:
 
 @attrs.frozen
 class PermissionOverwrite:
-    """A channel's allow/deny pair for one role (type 0) or member (type 1)."""
+    """A channel's allow/deny pair for one role (type 0) or member (type 1).
+
+    Validated once, when made, by :class:`~discord_io.sandbox._permissions.Overwrite`'s rules
+    (``ValueError``: not a snowflake, a type other than 0 or 1, bits naming no permission), so
+    the permission check reads the stored values as they are on every request.
+    """
 
     id: int
     type: int
     allow: int = 0
     deny: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        Overwrite(self.id, self.type, self.allow, self.deny)  # raises ValueError if invalid
 
 
 @attrs.define(eq=False)

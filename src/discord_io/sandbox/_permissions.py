@@ -74,7 +74,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Protocol
 
 import attrs
 
@@ -82,6 +82,7 @@ __all__ = [
     "ALL_PERMISSIONS",
     "TIMED_OUT_PERMISSIONS",
     "Overwrite",
+    "OverwriteBits",
     "Permission",
     "base_permissions",
     "channel_permissions",
@@ -273,6 +274,20 @@ class Overwrite:
         }
 
 
+class OverwriteBits(Protocol):
+    """What `channel_permissions` reads of an overwrite: an `Overwrite`, or any object holding
+    the same four values already validated as one (the sandbox's stored overwrites are)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def type(self) -> int: ...
+    @property
+    def allow(self) -> int: ...
+    @property
+    def deny(self) -> int: ...
+
+
 def base_permissions(
     *,
     guild_id: int,
@@ -293,14 +308,16 @@ def base_permissions(
     if guild_id not in role_permissions:
         raise ValueError(f"role_permissions has no @everyone role (id {guild_id}, the guild id)")
     permissions = role_permissions[guild_id]
-    _check_bits(f"role {guild_id} (@everyone) permissions", permissions)
+    if permissions < 0:  # hot path: call the (raising) check only when it will raise
+        _check_bits(f"role {guild_id} (@everyone) permissions", permissions)
     for role_id in member_role_ids:
-        if role_id not in role_permissions:
+        bits = role_permissions.get(role_id)
+        if bits is None:
             raise ValueError(
                 f"member {member_id} has role {role_id}, which the guild does not define"
             )
-        bits = role_permissions[role_id]
-        _check_bits(f"role {role_id} permissions", bits)
+        if bits < 0:
+            _check_bits(f"role {role_id} permissions", bits)
         permissions |= bits
     if permissions & _ADMINISTRATOR:
         return ALL_PERMISSIONS
@@ -313,7 +330,7 @@ def channel_permissions(
     guild_id: int,
     member_id: int,
     member_role_ids: Iterable[int],
-    overwrites: Iterable[Overwrite],
+    overwrites: Iterable[OverwriteBits],
     timed_out: bool = False,
     in_thread: bool = False,
 ) -> int:
@@ -330,29 +347,34 @@ def channel_permissions(
     caller's business, as is the voice-channel rule for CONNECT (the docs do not list what it
     denies). Two overwrites for the same role or member raise ``ValueError``.
     """
-    _check_bits("base permissions", base)
+    if base < 0:
+        _check_bits("base permissions", base)
     if base & _ADMINISTRATOR:
         return ALL_PERMISSIONS
 
-    role_ids = frozenset(member_role_ids)
-    everyone: Overwrite | None = None
-    member: Overwrite | None = None
+    role_ids: frozenset[int] | None = None  # made when a role overwrite needs it
+    everyone: OverwriteBits | None = None
+    member: OverwriteBits | None = None
     roles_allow = roles_deny = 0
-    seen: set[tuple[int, int]] = set()
+    seen: set[int] = set()
     for overwrite in overwrites:
-        key = (overwrite.type, overwrite.id)
+        kind, target = overwrite.type, overwrite.id
+        key = target << 1 | kind  # (type, id) as one int: type is 0 or 1
         if key in seen:
-            kind = "role" if overwrite.type == Overwrite.ROLE else "member"
-            raise ValueError(f"two overwrites for {kind} {overwrite.id} in one channel")
+            name = "role" if kind == Overwrite.ROLE else "member"
+            raise ValueError(f"two overwrites for {name} {target} in one channel")
         seen.add(key)
-        if overwrite.type == Overwrite.MEMBER:
-            if overwrite.id == member_id:
+        if kind == Overwrite.MEMBER:
+            if target == member_id:
                 member = overwrite
-        elif overwrite.id == guild_id:  # before the role test: @everyone applies once, first
+        elif target == guild_id:  # before the role test: @everyone applies once, first
             everyone = overwrite
-        elif overwrite.id in role_ids:
-            roles_allow |= overwrite.allow
-            roles_deny |= overwrite.deny
+        else:
+            if role_ids is None:
+                role_ids = frozenset(member_role_ids)
+            if target in role_ids:
+                roles_allow |= overwrite.allow
+                roles_deny |= overwrite.deny
 
     permissions = base & ALL_PERMISSIONS
     if everyone is not None:

@@ -596,9 +596,9 @@ class _Builder:
             target, kind = roles[spec["role"]], 0
         else:
             target, kind = self.user(spec["member"], f"{where}.member"), 1
-        return PermissionOverwrite(
-            id=target,
-            type=kind,
-            allow=_permissions(spec.get("allow", 0), f"{where}.allow"),
-            deny=_permissions(spec.get("deny", 0), f"{where}.deny"),
-        )
+        allow = _permissions(spec.get("allow", 0), f"{where}.allow")
+        deny = _permissions(spec.get("deny", 0), f"{where}.deny")
+        try:
+            return PermissionOverwrite(id=target, type=kind, allow=allow, deny=deny)
+        except ValueError as exc:  # a bit set naming no Discord permission
+            raise SeedError(where, str(exc), "use only Discord's permission bits") from None

@@ -173,10 +173,13 @@ class SessionHub:
         state = self.state
         channel = state.channels.get(dispatch.channel_id) if dispatch.channel_id else None
         guild_id = dispatch.guild_id
+        can_view: Callable[[int], bool] | None = None
         by_bot = self._by_bot
         if guild_id is not None:  # only the guild's members can hear it: skip the other bots
             members = state.guilds[guild_id].members if guild_id in state.guilds else {}
             groups = [by_bot[bot_id] for bot_id in by_bot if bot_id in members]
+            if channel is not None and groups:
+                can_view = state.viewer_test(channel)
         else:
             groups = list(by_bot.values())
         wanted, content = dispatch.intents, int(Intent.MESSAGE_CONTENT)
@@ -190,7 +193,7 @@ class SessionHub:
                 if guild_id is not None:
                     if not session.covers_guild(guild_id):
                         continue
-                    if channel is not None and not state.can_view(bot_id, channel):
+                    if can_view is not None and not can_view(bot_id):
                         continue
                 if (
                     dispatch.redacted is not None

@@ -27,6 +27,7 @@ from ._access import (
     SEND_MESSAGES_IN_THREADS,
     VIEW_CHANNEL,
     permissions_for,
+    role_permissions,
 )
 from ._events import Dispatch, Publisher, publish_nowhere
 from ._intents import Intent
@@ -51,6 +52,7 @@ from ._snowflake import SnowflakeGenerator
 _USER_MENTION = re.compile(r"<@!?(\d{1,20})>")
 _ROLE_MENTION = re.compile(r"<@&(\d{1,20})>")
 _MENTION_EVERYONE = PERMISSION_BITS["mention_everyone"]
+_MANAGE_THREADS = PERMISSION_BITS["manage_threads"]
 
 NONCE_WINDOW = 300.0
 """Seconds during which ``enforce_nonce`` returns the first message for a repeated nonce."""
@@ -205,22 +207,45 @@ class SandboxState:
         """Whether the user sees the channel (DM recipient, or VIEW_CHANNEL in its guild)."""
         if channel.guild_id is None:
             return user_id in channel.recipients
-        if channel.type == ChannelType.PRIVATE_THREAD and channel.thread is not None:
-            perms = self.permissions_for(user_id, channel)
-            return bool(perms & VIEW_CHANNEL) and (
-                user_id in channel.thread.member_ids
-                or bool(perms & PERMISSION_BITS["manage_threads"])
-            )
-        return bool(self.permissions_for(user_id, channel) & VIEW_CHANNEL)
+        return _sees(user_id, channel, self.permissions_for(user_id, channel))
+
+    def viewer_test(self, channel: Channel) -> Callable[[int], bool]:
+        """``can_view(user_id, channel)`` for the many users of one fan-out: the guild, the
+        parent and the roles' permissions are looked up once, not once per user. Use it within
+        one step (it keeps the roles' permissions as they were when made)."""
+        guild = self.guilds.get(channel.guild_id) if channel.guild_id is not None else None
+        if guild is None or channel.type == ChannelType.PRIVATE_THREAD:
+            return lambda user_id: self.can_view(user_id, channel)
+        members = guild.members
+        parent = self.channels.get(channel.parent_id) if channel.parent_id is not None else None
+        roles = role_permissions(guild)
+
+        def can_view(user_id: int) -> bool:
+            member = members.get(user_id)
+            if member is None:
+                return False
+            return bool(permissions_for(guild, member, channel, parent, roles) & VIEW_CHANNEL)
+
+        return can_view
 
     def visible_channel(self, user_id: int, channel_id: int) -> Channel:
         """The channel, if it exists (10003) and the user can see it (50001)."""
+        return self._visible(user_id, channel_id)[0]
+
+    def _visible(self, user_id: int, channel_id: int) -> tuple[Channel, int]:
+        """:meth:`visible_channel`, and the user's permissions in it (0 in a DM): computed
+        once for the caller's own checks."""
         channel = self.channels.get(channel_id)
         if channel is None:
             raise errors.unknown("Channel")
-        if not self.can_view(user_id, channel):
+        if channel.guild_id is None:
+            if user_id not in channel.recipients:
+                raise errors.missing_access()
+            return channel, 0
+        perms = self.permissions_for(user_id, channel)
+        if not _sees(user_id, channel, perms):
             raise errors.missing_access()
-        return channel
+        return channel, perms
 
     def visible_guild(self, user_id: int, guild_id: int) -> Guild:
         """The guild, if it exists (10004) and the user is a member (50001)."""
@@ -259,12 +284,10 @@ class SandboxState:
         allowed: AllowedMentions | None = None,
     ) -> tuple[Message, bool]:
         """Post a message; returns it and whether it is new (False: an enforced nonce's twin)."""
-        channel = self.visible_channel(author_id, channel_id)
+        channel, perms = self._visible(author_id, channel_id)
         if channel.type not in TEXT_CAPABLE:
             raise errors.non_text_channel()
-        perms = 0
         if channel.guild_id is not None:
-            perms = self.permissions_for(author_id, channel)
             needed = SEND_MESSAGES_IN_THREADS if channel.is_thread else SEND_MESSAGES
             if not perms & needed:
                 raise errors.missing_permissions()
@@ -329,10 +352,8 @@ class SandboxState:
 
     def visible_message(self, user_id: int, channel_id: int, message_id: int) -> Message:
         """A message the user may read (10003 / 50001 / 10008)."""
-        channel = self.visible_channel(user_id, channel_id)
-        if channel.guild_id is not None and not (
-            self.permissions_for(user_id, channel) & READ_MESSAGE_HISTORY
-        ):
+        channel, perms = self._visible(user_id, channel_id)
+        if channel.guild_id is not None and not perms & READ_MESSAGE_HISTORY:
             raise errors.missing_access()
         message = self.messages.get(message_id)
         if message is None or message.deleted or message.channel_id != channel.id:
@@ -350,10 +371,8 @@ class SandboxState:
         around: int | None = None,
     ) -> list[Message]:
         """History newest first, as Discord pages it (before / after / around an id)."""
-        channel = self.visible_channel(user_id, channel_id)
-        if channel.guild_id is not None and not (
-            self.permissions_for(user_id, channel) & READ_MESSAGE_HISTORY
-        ):
+        channel, perms = self._visible(user_id, channel_id)
+        if channel.guild_id is not None and not perms & READ_MESSAGE_HISTORY:
             return []
         ids = self._history.get(channel.id, [])
         if around is not None:
@@ -611,6 +630,16 @@ class SandboxState:
         key = (author_id, nonce)
         self._nonces[key] = (expires, message_id)
         self._nonce_order.append((expires, key))
+
+
+def _sees(user_id: int, channel: Channel, perms: int) -> bool:
+    """Whether a member with ``perms`` in a guild channel sees it (a private thread also needs
+    its membership or MANAGE_THREADS)."""
+    if channel.type == ChannelType.PRIVATE_THREAD and channel.thread is not None:
+        return bool(perms & VIEW_CHANNEL) and (
+            user_id in channel.thread.member_ids or bool(perms & _MANAGE_THREADS)
+        )
+    return bool(perms & VIEW_CHANNEL)
 
 
 def _rich(embed: JSONObject) -> JSONObject:

@@ -784,3 +784,71 @@ def test_missing_permissions_is_required_minus_have(required: int, have: int) ->
     assert missing & have == 0
     assert (missing | (required & have)) == required
     assert describe(missing).count(",") == max(bin(missing).count("1") - 1, 0)
+
+
+# -- the sandbox state's checks over a seeded world ------------------------------------------
+
+WORLD = {
+    "users": [{"name": "ada"}, {"name": "bob"}, {"name": "cyd"}],
+    "bots": [{"name": "helper"}, {"name": "other"}],
+    "guilds": [
+        {
+            "name": "Lab",
+            "owner": "ada",
+            "roles": [{"name": "mods", "permissions": ["manage_threads"]}, {"name": "muted"}],
+            "members": [
+                {"user": "ada"},
+                {"user": "bob", "roles": ["mods"]},
+                {"user": "cyd", "roles": ["muted"]},
+                {"user": "helper"},
+                {"user": "other", "roles": ["mods"]},
+            ],
+            "channels": [
+                {"name": "open", "type": "text"},
+                {
+                    "name": "hidden",
+                    "type": "text",
+                    "overwrites": [
+                        {"role": "@everyone", "deny": ["view_channel"]},
+                        {"member": "helper", "allow": ["view_channel"]},
+                        {"role": "mods", "allow": ["view_channel"]},
+                    ],
+                },
+                {
+                    "name": "quiet",
+                    "type": "text",
+                    "overwrites": [{"role": "muted", "deny": ["view_channel"]}],
+                },
+                {"name": "side", "type": "public_thread", "parent": "hidden"},
+                {"name": "secret", "type": "private_thread", "parent": "open", "owner": "bob"},
+            ],
+        }
+    ],
+    "dms": [{"between": ["ada", "helper"]}],
+}
+
+
+def test_viewer_test_agrees_with_can_view() -> None:
+    """The fan-out's per-channel view test answers as can_view for every user and channel."""
+    from discord_io.sandbox import Seed
+
+    state = Seed.from_mapping(WORLD).build()
+    answers = set()
+    for channel in state.channels.values():
+        sees = state.viewer_test(channel)
+        for user_id in state.users:
+            answers.add(expected := state.can_view(user_id, channel))
+            assert sees(user_id) == expected, (channel.name, user_id)
+    assert answers == {True, False}
+
+
+@pytest.mark.parametrize(
+    ("target", "kind", "allow"), [(0, 0, 0), (5, 2, 0), (5, 0, 1 << 47), (5, 1, -1)]
+)
+def test_stored_overwrites_are_validated_when_made(target: int, kind: int, allow: int) -> None:
+    """The state's overwrites follow Overwrite's rules, so the hot check can read them as is."""
+    from discord_io.sandbox._model import PermissionOverwrite
+
+    with pytest.raises(ValueError, match="overwrite"):
+        PermissionOverwrite(target, kind, allow)
+    assert PermissionOverwrite(5, 1, int(P.VIEW_CHANNEL)).allow == P.VIEW_CHANNEL

@@ -92,6 +92,9 @@ def test_yaml_and_json_files_load_alike(tmp_path: Path) -> None:
                      "text", id="thread-parent"),
         pytest.param(("guilds", 0, "colour", 1), "guilds[0].colour", "name", id="unknown-key"),
         pytest.param(("bots", 0, "id", "12ab"), "bots[0].id", "digits", id="bad-id"),
+        pytest.param(("guilds", 0, "channels", 1, "overwrites", [{"role": "mods", "allow": 2**47}]),
+                     "guilds[0].channels[1].overwrites[0]", "permission bits",
+                     id="overwrite-unknown-bit"),
     ],
 )  # fmt: skip
 def test_seed_errors_name_the_key_and_the_fix(
