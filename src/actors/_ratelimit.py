@@ -115,7 +115,6 @@ from __future__ import annotations
 
 import enum
 import math
-import re
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Final, final
@@ -177,24 +176,34 @@ GLOBAL: Final = "X-RateLimit-Global"
 SCOPE: Final = "X-RateLimit-Scope"
 RETRY_AFTER: Final = "Retry-After"
 
-_INTEGER = re.compile(r"[0-9]+", re.ASCII)
-_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+_NAMES: Final = {
+    name.lower(): name
+    for name in (LIMIT, REMAINING, RESET, RESET_AFTER, BUCKET, GLOBAL, SCOPE, RETRY_AFTER)
+}
+"""The lower-case form of each header name :meth:`RateLimitHeaders.from_headers` reads."""
 
 
 def _integer(name: str, raw: str | None, *, minimum: int) -> int | None:
     if raw is None:
         return None
     text = raw.strip()
-    if not _INTEGER.fullmatch(text) or int(text) < minimum:
+    # ASCII digits only, like [0-9]+: str.isdigit alone takes other scripts' digits and "²"
+    if not (text.isascii() and text.isdigit()) or (value := int(text)) < minimum:
         raise RateLimitHeaderError(name, raw, f"an integer >= {minimum}")
-    return int(text)
+    return value
 
 
 def _seconds(name: str, raw: str | None) -> float | None:
     if raw is None:
         return None
     text = raw.strip()
-    if not _DECIMAL.fullmatch(text) or not math.isfinite(value := float(text)):
+    whole, dot, fraction = text.partition(".")
+    if (
+        not text.isascii()
+        or not whole.isdigit()
+        or (dot and not fraction.isdigit())  # [0-9]+(\.[0-9]+)?, nothing else
+        or not math.isfinite(value := float(text))
+    ):
         raise RateLimitHeaderError(name, raw, "non-negative decimal seconds")
     return value
 
@@ -224,29 +233,45 @@ class RateLimitHeaders:
         return None not in (self.limit, self.remaining, self.reset_after)
 
     @classmethod
-    def from_headers(cls, headers: Mapping[str, str]) -> RateLimitHeaders:
+    def from_headers(
+        cls, headers: Mapping[str, str], *, case_insensitive: bool = False
+    ) -> RateLimitHeaders:
         """Parse Discord's rate-limit headers, matching names case-insensitively.
 
         Absent headers become ``None``; other headers are ignored. A present header with a
         value Discord would not send (not a number, negative, ``Remaining`` above ``Limit``,
         an unknown scope, an empty bucket) raises :class:`RateLimitHeaderError`, because a
         misread limit is worse than none: the caller then resolves its permit without headers.
+
+        ``case_insensitive=True`` says that ``headers`` matches names case-insensitively
+        itself (aiohttp's ``CIMultiDictProxy``, say): its own lookups are used, without the
+        lower-cased copy a plain mapping needs.
         """
-        lower = {key.lower(): value for key, value in headers.items()}
-
-        def get(name: str) -> str | None:
-            return lower.get(name.lower())
-
+        lookup: Mapping[str, str] = headers
+        if not case_insensitive:
+            lookup = {
+                name: value
+                for key, value in headers.items()
+                if (name := _NAMES.get(key.lower())) is not None
+            }
+            if not lookup:
+                return _NONE
+        get = lookup.get
         limit = _integer(LIMIT, get(LIMIT), minimum=1)
         remaining = _integer(REMAINING, get(REMAINING), minimum=0)
         if limit is not None and remaining is not None and remaining > limit:
             raise RateLimitHeaderError(REMAINING, str(remaining), f"at most the limit {limit}")
-        bucket = get(BUCKET)
-        if bucket is not None and not bucket.strip():
-            raise RateLimitHeaderError(BUCKET, bucket, "a non-empty bucket id")
-        is_global = get(GLOBAL)
-        if is_global is not None and is_global.strip().lower() not in ("true", "false"):
-            raise RateLimitHeaderError(GLOBAL, is_global, "true or false")
+        raw_bucket = get(BUCKET)
+        bucket = None if raw_bucket is None else raw_bucket.strip()
+        if raw_bucket is not None and not bucket:
+            raise RateLimitHeaderError(BUCKET, raw_bucket, "a non-empty bucket id")
+        raw_global = get(GLOBAL)
+        is_global = False
+        if raw_global is not None:
+            flag = raw_global.strip().lower()
+            if flag not in ("true", "false"):
+                raise RateLimitHeaderError(GLOBAL, raw_global, "true or false")
+            is_global = flag == "true"
         scope = get(SCOPE)
         try:
             parsed_scope = None if scope is None else RateLimitScope(scope.strip().lower())
@@ -257,11 +282,15 @@ class RateLimitHeaders:
             remaining=remaining,
             reset_after=_seconds(RESET_AFTER, get(RESET_AFTER)),
             reset=_seconds(RESET, get(RESET)),
-            bucket=None if bucket is None else bucket.strip(),
-            is_global=is_global is not None and is_global.strip().lower() == "true",
+            bucket=bucket,
+            is_global=is_global,
             scope=parsed_scope,
             retry_after=_seconds(RETRY_AFTER, get(RETRY_AFTER)),
         )
+
+
+_NONE: Final = RateLimitHeaders()
+"""Headers of an answer without any rate-limit header (frozen, so one is enough)."""
 
 
 @final

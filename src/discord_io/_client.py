@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import discord
 
 _log = logging.getLogger(__name__)
@@ -36,8 +37,10 @@ class AgentDiscordClient(discord.Client):
         identify_delay: float = 5.0,
         guild_ready_timeout: float = 2.0,
         max_ratelimit_timeout: float = 30.0,
+        connector: aiohttp.BaseConnector | None = None,
     ) -> None:
         super().__init__(
+            connector=connector,
             intents=intents,
             max_messages=None,
             member_cache_flags=discord.MemberCacheFlags.none(),

@@ -19,6 +19,7 @@ from typing import Any
 
 import discord
 
+from actors import RateLimitHeaders
 from actors.discord_port import (
     AttachmentInfo,
     ChannelInfo,
@@ -74,23 +75,28 @@ def message_from_payload(data: Payload) -> MessageInfo:
     reply_to = None
     if reference is not None and reference.get("type", _REPLY) == _REPLY:
         reply_to = _opt_id(reference.get("message_id"))
-    return MessageInfo(
-        id=_id(data["id"]),
-        channel_id=_id(data["channel_id"]),
-        guild_id=_opt_id(data.get("guild_id")),
-        author_id=_id(author["id"]),
+    attachments = data.get("attachments")
+    guild_id = data.get("guild_id")
+    edited = data.get("edited_timestamp")
+    nonce = data.get("nonce")
+    return MessageInfo(  # int() and the None checks in line: every send's answer comes here
+        id=int(data["id"]),
+        channel_id=int(data["channel_id"]),
+        guild_id=None if guild_id is None else int(guild_id),
+        author_id=int(author["id"]),
         author_name=str(author["username"]),
         author_bot=bool(author.get("bot", False)),
         content=str(data.get("content") or ""),
         created_at=_time(data["timestamp"]),
-        edited_at=_opt_time(data.get("edited_timestamp")),
-        attachments=tuple(attachment_from_payload(a) for a in data.get("attachments") or ()),
+        edited_at=None if edited is None else _time(edited),
+        attachments=tuple(attachment_from_payload(a) for a in attachments) if attachments else (),
         reply_to=reply_to,
-        nonce=_nonce(data.get("nonce")),
+        nonce=None if nonce is None else str(nonce),
     )
 
 
-def sent_from_payload(data: Payload) -> SentMessage:
+def sent_from_payload(data: Payload, *, rate_limit: RateLimitHeaders | None = None) -> SentMessage:
+    """The answer to a message create; ``rate_limit``: that answer's rate-limit headers."""
     message = message_from_payload(data)
     return SentMessage(
         id=message.id,
@@ -98,6 +104,7 @@ def sent_from_payload(data: Payload) -> SentMessage:
         created_at=message.created_at,
         nonce=message.nonce,
         message=message,
+        rate_limit=rate_limit,
     )
 
 

@@ -27,8 +27,11 @@ discord.py's errors (``_errors``). discord.py keeps doing Discord's per-route bu
 ``max_ratelimit_timeout`` (30 s, discord.py's minimum) makes it raise instead of sleeping
 through longer 429s, which become :class:`DiscordRateLimited`.
 
-Every REST response passes an aiohttp trace (``http_trace``) on the Client, which sees what
-discord.py hides -- the 429s it retries by itself included -- and:
+Every REST response the Client's aiohttp session gets passes :meth:`AgentClient.observe_response`
+as soon as its status line and headers are in (the session's connector makes each response
+an observed one, ``_ObservedConnector``; cheaper than an ``aiohttp.TraceConfig``, which builds a
+trace context and sends six signals per request). It sees what discord.py hides -- the 429s it
+retries by itself included -- and:
 
 - counts each 401, 403 and 429 (shared-scope 429s excepted, as Discord does) in the injected
   ``egress`` recorder (the process's :class:`~actors.EgressBudget`); errors the port raises
@@ -61,7 +64,6 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from types import SimpleNamespace
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
@@ -69,8 +71,10 @@ import anyio
 import attrs
 import discord
 import yarl
+from aiohttp.connector import Connection
 from anyio.abc import TaskStatus
 from discord.http import MultipartParameters
+from multidict import CIMultiDictProxy
 
 from actors import ActorError, RateLimitHeaderError, RateLimitHeaders, RateLimitScope
 from actors.discord_port import (
@@ -128,7 +132,11 @@ T = TypeVar("T")
 _AUTH_FAILED = 4004
 _FATAL_INTENTS = (4013, 4014)  # invalid intents, disallowed (privileged) intents
 _PAGE = 100
-_MESSAGE_CREATE = re.compile(r"/channels/([0-9]+)/messages/?$")
+_NO_LIMITS = RateLimitHeaders()
+"""What an answer whose rate-limit headers are not read (or unreadable) leaves to go by."""
+_MESSAGE_CREATE = re.compile(r"(?:/api(?:/v[0-9]+)?)?/channels/([0-9]+)/messages/?")
+"""The path of ``POST /channels/{channel_id}/messages`` (fullmatch): the one route whose
+answers' rate-limit headers are kept, and the most frequent one by far."""
 
 
 class EgressRecorder(Protocol):
@@ -359,14 +367,15 @@ class AgentClient:
     async def _session(self) -> _Ended | None:
         """Run one Client until it ends; why it ended (None: stopped)."""
         intents = intents_for(self.capabilities)
+        connector = _ObservedConnector(self.observe_response)
         client = AgentDiscordClient(
             intents=intents,
             on_dispatch=self._on_dispatch,
             identify_delay=self.identify_delay,
             guild_ready_timeout=self.guild_ready_timeout,
             max_ratelimit_timeout=self.max_ratelimit_timeout,
+            connector=connector,
         )
-        client.http.http_trace = self._trace()  # read when the Client opens its session
         _defer_create_waits(client.http)
         self._client = client
         self._reached_ready = False
@@ -380,7 +389,7 @@ class AgentClient:
             return _Ended(DiscordUnavailable("the Discord client stopped by itself"))
         except discord.LoginFailure as exc:
             refused = AgentLoginFailed(self.agent, str(exc) or "the token was refused")
-            refused.egress_counted = self.egress is not None  # the trace counted the 401
+            refused.egress_counted = self.egress is not None  # observe_response counted the 401
             return _Ended(refused)
         except discord.PrivilegedIntentsRequired:
             return _Ended(self._intents_missing(client, intents))
@@ -404,6 +413,7 @@ class AgentClient:
             self._scope = None
             with anyio.CancelScope(shield=True):
                 await client.close()
+                await connector.close()  # closed with the session; not if none was opened
             self._client = None
 
     def _intents_missing(
@@ -480,22 +490,7 @@ class AgentClient:
             case _:
                 pass
 
-    # ------------------------------------------------------------------ the HTTP trace
-
-    def _trace(self) -> aiohttp.TraceConfig:
-        """A trace that shows every REST answer to :meth:`observe_response`."""
-        trace = aiohttp.TraceConfig()
-
-        async def on_request_end(
-            _session: aiohttp.ClientSession,
-            _context: SimpleNamespace,
-            params: aiohttp.TraceRequestEndParams,
-        ) -> None:
-            response = params.response
-            self.observe_response(params.method, params.url, response.status, response.headers)
-
-        trace.on_request_end.append(on_request_end)
-        return trace
+    # ------------------------------------------------------------------ the REST answers
 
     def observe_response(
         self, method: str, url: yarl.URL, status: int, headers: Mapping[str, str]
@@ -503,15 +498,23 @@ class AgentClient:
         """Count one REST answer (by route, in the egress budget) and keep its message-create
         headers.
 
-        Called by the trace inside discord.py's request: it never raises.
+        Called inside discord.py's request, for every answer: it never raises. Rate-limit
+        headers are parsed only where they are used: message-create answers (handed back with
+        the send) and 429s (their scope and wait are counted).
         """
         try:
-            self._rest_counts[(route_template(method, url.path), status)] += 1
-            try:
-                limits = RateLimitHeaders.from_headers(headers)
-            except RateLimitHeaderError:
-                _log.warning("agent %s: unreadable rate-limit headers from %s", self.agent, url)
-                limits = RateLimitHeaders()
+            path = url.raw_path
+            create = _MESSAGE_CREATE.fullmatch(path) if method == "POST" else None
+            route = _CREATE_ROUTE if create is not None else route_template(method, path)
+            self._rest_counts[(route, status)] += 1
+            limits = _NO_LIMITS
+            if create is not None or status == 429:
+                try:
+                    limits = RateLimitHeaders.from_headers(
+                        headers, case_insensitive=isinstance(headers, CIMultiDictProxy)
+                    )
+                except RateLimitHeaderError:
+                    _log.warning("agent %s: unreadable rate-limit headers from %s", self.agent, url)
             if status == 429:
                 scope = "unknown" if limits.scope is None else limits.scope.value
                 wait = limits.retry_after if limits.retry_after is not None else limits.reset_after
@@ -519,8 +522,8 @@ class AgentClient:
                 self._limited[scope] = (n + 1, waited + (wait or 0.0))
             if self.egress is not None:
                 self.egress.record(status, scope=limits.scope)
-            if method == "POST" and (match := _MESSAGE_CREATE.search(url.path)):
-                self._create_limits[int(match[1])] = limits
+            if create is not None:
+                self._create_limits[int(create[1])] = limits
         except Exception:  # never into discord.py's request: record and go on
             _log.exception("agent %s: observing a response failed", self.agent)
 
@@ -560,7 +563,7 @@ class AgentClient:
             )
             if error is None:
                 raise
-            error.egress_counted = self.egress is not None  # the trace saw every answer
+            error.egress_counted = self.egress is not None  # observe_response saw every answer
             raise error from exc
 
     async def send_message(
@@ -600,9 +603,7 @@ class AgentClient:
                     "message": reply_to,
                 },
             )
-        sent = sent_from_payload(data)
-        limits = self._create_limits.pop(channel_id, None)
-        return sent if limits is None else attrs.evolve(sent, rate_limit=limits)
+        return sent_from_payload(data, rate_limit=self._create_limits.pop(channel_id, None))
 
     async def edit_message(
         self,
@@ -995,6 +996,47 @@ def _defer_create_waits(http: discord.http.HTTPClient) -> None:
     http.get_ratelimit = get_ratelimit  # type: ignore[method-assign]
 
 
+_ResponseObserver = Callable[[str, yarl.URL, int, "CIMultiDictProxy[str]"], None]
+"""``(method, url, status, headers)`` of each answer: :meth:`AgentClient.observe_response`."""
+
+
+class _ObservedConnector(aiohttp.TCPConnector):
+    """discord.py's own connector (``TCPConnector(limit=0)``) whose requests get an observed
+    response class: each answer goes to ``observe`` once its status line and headers are in.
+
+    discord.py makes its aiohttp session itself and has no setting for the response class;
+    its ``connector`` is the one piece of the session it takes from us, and aiohttp's
+    connector sees each request (``ClientRequest.response_class``) before the response is
+    built.
+    """
+
+    def __init__(self, observe: _ResponseObserver) -> None:
+        super().__init__(limit=0)
+        self._response_class = _observed_response(observe)
+
+    async def connect(
+        self, req: aiohttp.ClientRequest, traces: list[Any], timeout: aiohttp.ClientTimeout
+    ) -> Connection:
+        req.response_class = self._response_class
+        return await super().connect(req, traces, timeout)
+
+
+def _observed_response(observe: _ResponseObserver) -> type[aiohttp.ClientResponse]:
+    """A response class that shows each response to ``observe`` when its headers are in."""
+
+    class _ObservedResponse(aiohttp.ClientResponse):
+        async def start(self, connection: Connection) -> aiohttp.ClientResponse:
+            await super().start(connection)
+            observe(self.method, self.url, self.status, self.headers)
+            return self
+
+    return _ObservedResponse
+
+
+_NO_MENTIONS = AllowedMentions()
+"""The default: ping nobody (frozen, so one serves every send)."""
+
+
 def _mentions_payload(mentions: AllowedMentions) -> dict[str, Any]:
     parse: list[str] = []
     out: dict[str, Any] = {"parse": parse, "replied_user": mentions.replied_user}
@@ -1030,7 +1072,7 @@ def message_params(
     payload: dict[str, Any] = {
         "content": content,
         "tts": False,
-        "allowed_mentions": _mentions_payload(allowed_mentions or AllowedMentions()),
+        "allowed_mentions": _mentions_payload(allowed_mentions or _NO_MENTIONS),
     }
     if nonce is not None:
         payload["nonce"] = nonce

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -162,3 +163,35 @@ def test_values_as_discord_formats_them_round_trip(
     )
     assert (parsed.limit, parsed.remaining, parsed.bucket) == (limit, remaining, bucket)
     assert parsed.reset_after == pytest.approx(reset_after_ms / 1000, abs=1e-9)
+
+
+class _CaseInsensitive(dict[str, str]):
+    """A mapping that finds names in any case, as aiohttp's CIMultiDictProxy does."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return next((v for k, v in self.items() if k.lower() == key.lower()), default)
+
+
+@settings(max_examples=200)
+@given(
+    st.dictionaries(
+        NAMES.map(lambda name: name.lower()) | NAMES.map(lambda name: name.upper()) | NAMES,
+        st.sampled_from(["5", "0", " 3 ", "1.5", "x", "", "true", "User", "abc"]),
+    )
+)
+def test_case_insensitive_headers_read_in_place_parse_the_same(headers: dict[str, str]) -> None:
+    """``case_insensitive=True`` (no lower-cased copy) gives what the plain path gives."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if len(lowered) < len(headers):
+        return  # one name in two cases: which wins is the mapping's business
+    try:
+        plain: RateLimitHeaders | str = RateLimitHeaders.from_headers(headers)
+    except RateLimitHeaderError as error:
+        plain = str(error)
+    try:
+        in_place: RateLimitHeaders | str = RateLimitHeaders.from_headers(
+            _CaseInsensitive(headers), case_insensitive=True
+        )
+    except RateLimitHeaderError as error:
+        in_place = str(error)
+    assert in_place == plain

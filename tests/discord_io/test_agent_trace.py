@@ -1,7 +1,7 @@
-"""AgentClient's HTTP trace: every REST answer feeds the egress budget and the send's bucket.
+"""AgentClient's response observer: every REST answer feeds the egress budget and the send's bucket.
 
 Real discord.py against the sandbox over real sockets: the 403 and the 429s are the sandbox's
-own answers, seen by the trace (the 429 that discord.py retries by itself included).
+own answers, seen by observe_response (the 429 that discord.py retries itself included).
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from pathlib import Path
 import anyio
 import pytest
 import yarl
+from multidict import CIMultiDict, CIMultiDictProxy
 from tests.discord_io.agent_helpers import make_agent, running
 
 from actors import RateLimitHeaders, RateLimitScope, open_store
 from actors.agent import AgentActor, AgentOptions
-from actors.discord_port import DiscordForbidden
+from actors.discord_port import AgentLoginFailed, DiscordForbidden
 from actors.egress import EgressBudget
-from discord_io.agent_client import AgentClient
+from discord_io.agent_client import AgentClient, RestCount
 from discord_io.sandbox import RateLimitConfig, Sandbox, SandboxConfig
 from discord_io.sandbox.control_client import SandboxControl
 
@@ -148,3 +149,47 @@ async def test_observe_response_reads_headers_and_never_raises() -> None:
     agent.observe_response("POST", url, 429, {"X-RateLimit-Scope": "shared", "Retry-After": "1"})
     assert egress.used() == 1
     assert agent._create_limits[42].scope is RateLimitScope.SHARED
+
+
+async def test_every_answer_is_counted_by_route_from_the_login_on(sandbox: Sandbox) -> None:
+    """The login's 401 is seen (counted once, said so); a session's answers count by template."""
+    egress = EgressBudget()
+    refused = make_agent(sandbox, "scribe", token="not.a-real.token", egress=egress)
+    with anyio.fail_after(15):
+        async with anyio.create_task_group() as tg:
+            await tg.start(refused.run)
+            with pytest.raises(AgentLoginFailed) as caught:
+                await refused.wait_ready(10)
+    assert caught.value.egress_counted
+    assert egress.used() == 1
+    assert RestCount("GET /users/@me", 401, 1) in refused.statistics().rest
+    channel = sandbox.channel_id("bot-lab")
+    with anyio.fail_after(15):
+        async with running(make_agent(sandbox, "scribe")) as agent:
+            sent = await agent.send_message(channel, "counted", nonce=None)
+            await agent.add_reaction(channel, sent.id, "\N{THUMBS UP SIGN}")
+            await agent.send_message(channel, "counted again", nonce=None)
+    counts = {(c.route, c.status): c.count for c in agent.statistics().rest}
+    assert counts[("GET /users/@me", 200)] == 1
+    assert counts[(CREATE, 200)] == 2
+    reaction = "PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me"
+    assert counts[(reaction, 204)] == 1
+
+
+async def test_observe_response_reads_aiohttp_headers_as_they_come() -> None:
+    """aiohttp's case-insensitive headers are read in place: any case, same result."""
+    agent = AgentClient("offline", "no-token")
+    url = yarl.URL("http://127.0.0.1/api/v10/channels/42/messages")
+    headers = CIMultiDictProxy(
+        CIMultiDict(
+            {
+                "x-ratelimit-limit": "5",
+                "X-RATELIMIT-REMAINING": "4",
+                "X-RateLimit-Reset-After": "1.5",
+                "Content-Type": "application/json",
+            }
+        )
+    )
+    agent.observe_response("POST", url, 200, headers)
+    assert agent._create_limits[42] == RateLimitHeaders(limit=5, remaining=4, reset_after=1.5)
+    assert agent.statistics().rest == (RestCount(CREATE, 200, 1),)
