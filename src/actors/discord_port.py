@@ -346,7 +346,7 @@ class DiscordError(ActorError):
     retryable: bool = False
     egress_counted: bool = False
     """True when the port already counted Discord's answers to this call in the egress
-    budget (its HTTP trace sees every response, discord.py's own retries too): callers must
+    budget (it observes every response, discord.py's own retries too): callers must
     not count the error again (:meth:`~actors.EgressBudget.record_error` skips it)."""
 
     def __init__(

@@ -379,6 +379,9 @@ class _Window:
 
     reset_at: float
     count: int
+    reset_wall: float | None = None
+    """``reset_at`` on the wall clock (epoch seconds), fixed when the window opens: every
+    answer of one window carries the same ``X-RateLimit-Reset``, as Discord's do."""
 
 
 @attrs.frozen
@@ -504,16 +507,21 @@ class RateLimiter:
             if now + _EPSILON >= bucket.reset_at:
                 bucket.reset_at = now + route.window
                 bucket.count = 0
+                bucket.reset_wall = None
+        if bucket.reset_wall is None:
+            bucket.reset_wall = self._wall_clock() + (bucket.reset_at - now)
         if bucket.count >= route.limit:
             scope: Scope = "shared" if route.shared else "user"
             retry_after = bucket.reset_at - now
-            headers = self._bucket_headers(route, 0, retry_after)
+            headers = self._bucket_headers(route, 0, retry_after, bucket.reset_wall)
             return self._route_429(route, headers, scope, retry_after)
         bucket.count += 1
         return Decision(
             "ok",
             200,
-            self._bucket_headers(route, route.limit - bucket.count, bucket.reset_at - now),
+            self._bucket_headers(
+                route, route.limit - bucket.count, bucket.reset_at - now, bucket.reset_wall
+            ),
             None,
             route.key,
         )
@@ -645,11 +653,15 @@ class RateLimiter:
             shared=spec.shared,
         )
 
-    def _bucket_headers(self, route: _Route, remaining: int, reset_after: float) -> dict[str, str]:
+    def _bucket_headers(
+        self, route: _Route, remaining: int, reset_after: float, reset_wall: float | None = None
+    ) -> dict[str, str]:
+        if reset_wall is None:
+            reset_wall = self._wall_clock() + reset_after
         return {
             "X-RateLimit-Limit": route.limit_header,
             "X-RateLimit-Remaining": str(remaining),
-            "X-RateLimit-Reset": f"{_ceil_ms(self._wall_clock() + reset_after):.3f}",
+            "X-RateLimit-Reset": f"{_ceil_ms(reset_wall):.3f}",
             "X-RateLimit-Reset-After": f"{_ceil_ms(reset_after):.3f}",
             "X-RateLimit-Bucket": route.bucket,
             "Via": VIA,
@@ -725,7 +737,8 @@ class RateLimiter:
             remaining, reset_after = route.limit, route.window
         else:
             remaining, reset_after = route.limit - bucket.count, bucket.reset_at - now
-        headers = self._bucket_headers(route, remaining, reset_after)
+        reset_wall = None if bucket is None or remaining == route.limit else bucket.reset_wall
+        headers = self._bucket_headers(route, remaining, reset_after, reset_wall)
         scope: Scope = "shared" if fault.scope == "shared" else "user"
         decision = self._route_429(route, headers, scope, fault.retry_after)
         return attrs.evolve(decision, kind="fault")

@@ -717,3 +717,21 @@ def test_bad_configs_are_refused(build: object) -> None:
     assert callable(build)
     with pytest.raises(ValueError):  # noqa: PT011 -- each case has its own message
         build()
+
+
+def test_every_answer_of_one_window_carries_the_same_reset(clock: FakeClock) -> None:
+    """X-RateLimit-Reset is the window's end, fixed when it opens: a wall clock that moves
+    differently from the monotonic one (NTP slew, rounding) does not make it wobble."""
+    jitter = iter([0.0, 0.0007, -0.0004, 0.0011, 0.0, 0.0])
+
+    def wall() -> float:
+        return EPOCH + clock.now + next(jitter)
+
+    limiter = RateLimiter(None, clock=clock, wall_clock=wall)
+    resets = []
+    for _ in range(4):
+        resets.append(send(limiter).headers["X-RateLimit-Reset"])
+        clock.advance(0.3)
+    assert len(set(resets)) == 1, resets
+    clock.advance(5.0)  # a new window: a new reset
+    assert send(limiter).headers["X-RateLimit-Reset"] != resets[0]
