@@ -52,7 +52,7 @@ from mcp_edge.auth import ApiKeyVerifier
 from mcp_edge.compat import build_compat_server, uses_compat
 from mcp_edge.config import AgentSettings, Config, ConfigError, is_loopback
 from mcp_edge.embedded import client_config, demo_keys, load_seed, sandbox_agents, with_demo_keys
-from mcp_edge.heap import freeze_when_ready
+from mcp_edge.heap import freeze_when_ready, tune_collector
 from mcp_edge.http_app import build_http_app, transport_security
 from mcp_edge.keys import KeyFileWatcher
 from mcp_edge.logs import configure_logging
@@ -73,6 +73,7 @@ def main(config: Config) -> int:
     configure_logging(config.log_level)
     for warning in config.warnings:
         _log.warning("config: %s", warning)
+    tune_collector()
     try:
         anyio.run(
             functools.partial(serve, config, freeze_heap=True),

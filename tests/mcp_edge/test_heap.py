@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
-from mcp_edge.heap import freeze_when_ready
+from mcp_edge.heap import THRESHOLDS, freeze_when_ready, tune_collector
 
 pytestmark = pytest.mark.anyio
 
@@ -34,3 +34,13 @@ async def test_freezes_after_settle_when_never_ready() -> None:
     with anyio.fail_after(5):
         await freeze_when_ready(lambda: False, settle=0.05, poll=0.01)
     assert gc.get_freeze_count() > 0
+
+
+def test_tune_collector_sets_the_thresholds() -> None:
+    before = gc.get_threshold()
+    try:
+        tune_collector()
+        assert gc.get_threshold() == THRESHOLDS
+        assert THRESHOLDS[0] > before[0]  # young collections less often than CPython's 700
+    finally:
+        gc.set_threshold(*before)
