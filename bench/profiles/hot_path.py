@@ -75,32 +75,22 @@ def _best(fn: Callable[[], Any], number: int = 2000) -> float:
     return min(runs) / number * 1e6
 
 
-def _record() -> Any:
+def _record(arguments: Any = ARGUMENTS, result: Any = RESULT) -> Any:
     return record_for(
         started=time.time(),
         agent="scribe",
         tool="send_message",
-        arguments=ARGUMENTS,
+        arguments=arguments,
         outcome="ok",
         error=None,
-        result=RESULT,
+        result=result,
         seconds=0.0123,
         request_id="17",
     )
 
 
 def _send_record() -> Any:
-    return record_for(
-        started=time.time(),
-        agent="scribe",
-        tool="send_message",
-        arguments=SEND_ARGUMENTS,
-        outcome="ok",
-        error=None,
-        result=SEND_RESULT,
-        seconds=0.0123,
-        request_id="17",
-    )
+    return _record(SEND_ARGUMENTS, SEND_RESULT)
 
 
 def _kit_figures(audit: AuditLog, level: str) -> dict[str, float]:
