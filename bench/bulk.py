@@ -23,7 +23,6 @@ pacing utilization (as swarm-send).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections import Counter
 from functools import partial
@@ -38,7 +37,7 @@ from bench._scenario import load_figures
 from bench._serve import Swarm
 from bench._world import control, delivered_contents
 from bench.swarm_chat import total_429s
-from bench.swarm_send import add_world_arguments, allowed_rate, fit_world, swarm_runs
+from bench.swarm_send import add_world_arguments, delivery_figures, fit_world, swarm_runs
 
 TAG = "bulk"
 
@@ -118,29 +117,11 @@ async def _run(
     delivered = Counter(contents)
     sent = {tag for r in result.records for tag in item_tags(r.session, r.n, args.batch)}
     acked = {tag for r in result.records if r.ok for tag in item_tags(r.session, r.n, args.batch)}
-    delivered_in_window = sum(1 for tag in sent if tag in delivered)
-    start, end = result.window
-    seconds = end - start
-    per_s = delivered_in_window / seconds
-    allowed = allowed_rate(len(world.bots), args.channels, args.rate_limits)
-    sandbox_cpu = sampler.cpu_between("sandbox", start, max(end, result.finished))
+    figures.update({"offered_items_per_s": args.rate, "items_per_call": args.batch})
     figures.update(
-        {
-            "offered_items_per_s": args.rate,
-            "items_per_call": args.batch,
-            "delivered_per_s": per_s,
-            "server_cpu_s_per_1000_msgs": figures["server_cpu_s"] / delivered_in_window * 1000
-            if delivered_in_window
-            else math.nan,
-            "sandbox_cpu_s_per_1000_msgs": sandbox_cpu / delivered_in_window * 1000
-            if delivered_in_window
-            else math.nan,
-            "http_429s": counters,
-            "lost": len(acked - delivered.keys()),
-            "duplicated": sum(n - 1 for tag, n in delivered.items() if tag.startswith(TAG + " ")),
-            "pacing_utilization": per_s / allowed if math.isfinite(allowed) else math.nan,
-        }
+        delivery_figures(world, sampler, result, figures, sent, acked, delivered, TAG + " ", args)
     )
+    figures["http_429s"] = counters
     return result, figures
 
 

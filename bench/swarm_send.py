@@ -41,7 +41,7 @@ import trio
 from bench import _results, floor
 from bench._load import LoadConfig, LoadResult, Transport, run_load
 from bench._scenario import add_common_arguments, first_errors, load_figures, transports
-from bench._serve import Swarm, swarm
+from bench._serve import Sampler, Swarm, swarm
 from bench._world import control, delivered_contents
 from bench.latency import ratios, send_plan
 
@@ -134,31 +134,52 @@ async def _run(args: argparse.Namespace, world: Swarm, transport: str) -> tuple[
     delivered, drain = await _drained(world, all_channels, acked)
     counters = await trio.to_thread.run_sync(control, world.sandbox.http_url, _counters)
     sent = {f"swarm {r.session} {r.n}" for r in result.records}
-    delivered_in_window = sum(1 for tag in sent if tag in delivered)
-    start, end = result.window
-    seconds = end - start
-    delivered_per_s = delivered_in_window / seconds
-    allowed = allowed_rate(len(world.bots), args.channels, args.rate_limits)
-    sandbox_cpu = sampler.cpu_between("sandbox", start, max(end, result.finished))
+    figures["offered_per_s"] = args.rate
+    figures.update(
+        delivery_figures(world, sampler, result, figures, sent, acked, delivered, "swarm ", args)
+    )
     figures.update(
         {
-            "offered_per_s": args.rate,
-            "delivered_per_s": delivered_per_s,
-            "server_cpu_s_per_1000_msgs": figures["server_cpu_s"] / delivered_in_window * 1000
-            if delivered_in_window
-            else math.nan,
-            "sandbox_cpu_s_per_1000_msgs": sandbox_cpu / delivered_in_window * 1000
-            if delivered_in_window
-            else math.nan,
             "http_429s": counters,
             "acked_queued": sum(1 for r in result.records if r.ok and r.state == "queued"),
             "drain_s": drain,
-            "lost": len(acked - delivered.keys()),
-            "duplicated": sum(n - 1 for tag, n in delivered.items() if tag.startswith("swarm ")),
-            "pacing_utilization": delivered_per_s / allowed if math.isfinite(allowed) else math.nan,
         }
     )
     return result, figures
+
+
+def delivery_figures(
+    world: Swarm,
+    sampler: Sampler,
+    result: LoadResult,
+    figures: dict[str, Any],
+    sent: set[str],
+    acked: set[str],
+    delivered: Counter[str],
+    prefix: str,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """What the sandbox's delivered log says of a run: delivered/s (of the messages sent in
+    the timed window), server and sandbox CPU per 1000 of them, lost (acknowledged, never
+    delivered), duplicated (delivered more than once; tags start with ``prefix``) and the
+    pacing utilization (delivered/s over :func:`allowed_rate`)."""
+    in_window = sum(1 for tag in sent if tag in delivered)
+    start, end = result.window
+    per_s = in_window / (end - start)
+    allowed = allowed_rate(len(world.bots), args.channels, args.rate_limits)
+    sandbox_cpu = sampler.cpu_between("sandbox", start, max(end, result.finished))
+
+    def per_1000(cpu: float) -> float:
+        return cpu / in_window * 1000 if in_window else math.nan
+
+    return {
+        "delivered_per_s": per_s,
+        "server_cpu_s_per_1000_msgs": per_1000(figures["server_cpu_s"]),
+        "sandbox_cpu_s_per_1000_msgs": per_1000(sandbox_cpu),
+        "lost": len(acked - delivered.keys()),
+        "duplicated": sum(n - 1 for tag, n in delivered.items() if tag.startswith(prefix)),
+        "pacing_utilization": per_s / allowed if math.isfinite(allowed) else math.nan,
+    }
 
 
 async def _drained(
@@ -231,7 +252,9 @@ async def swarm_runs(
                         seconds=args.floor_seconds,
                         warmup=args.warmup,
                         sessions=args.agents,
-                        rate=floor_rate,
+                        # --quick: closed loop, so the floor's CPU in a 1 s run is above the
+                        # clock-tick resolution (a handful of calls can measure as 0 s)
+                        rate=None if args.quick else floor_rate,
                     )
                     runs[transport].update(ratios(runs[transport], figures, per=per))
                     runs[f"floor {transport}"] = figures
