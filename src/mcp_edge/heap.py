@@ -14,10 +14,11 @@ The young generations are collected less often too (:data:`THRESHOLDS`, set at s
 :func:`tune_collector`): with CPython's default of a collection every 700 net allocations, a
 server with thousands of calls in flight walked the same live objects of those calls over and
 over -- in the swarm benchmark (100 agents, ``send_message`` at 500-1000/s, see docs/performance.md)
-the collector took 20-45 % of the server's CPU; with these thresholds 2-14 %, and the server's CPU
-per message fell from 3.2 to 1.8 ms at 1000/s offered. A young collection then walks at most
-some tens of thousands of objects (tens of ms under overload, a few ms otherwise); what a cycle
-holds is freed a little later, which costs a few MB at most.
+the collector took 20-45 % of the server's CPU; with these thresholds 2-17 %, and the server's CPU
+per message fell from 3.2 to 1.8 ms at 1000/s offered. A young collection then walks some tens
+of thousands of objects: a few ms at a load the server carries; under overload, with a backlog of
+calls in flight, a middle-generation collection has taken up to ~400 ms. What a cycle holds is
+freed a little later, which costs a few MB at most.
 
 :func:`freeze_when_ready` is the task ``serve`` runs: it waits until every agent is READY (or
 ``settle`` seconds, whichever is first: a slow or failing agent must not leave the heap unfrozen)
