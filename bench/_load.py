@@ -11,6 +11,10 @@ Each session is the SDK's ``mcp.Client`` over one transport, authenticated with 
                 written and matched by id here (:class:`RawWebSocketClient`, wsproto on a
                 plain socket, no task per call), so the load generator's own CPU per call
                 is a fraction of the SDK's
+``http-raw``    streamable HTTP, 2026-07-28, without the SDK client: each call one POST of a
+                JSON-RPC ``tools/call`` with the era's headers and ``_meta`` envelope, h11 on
+                plain keep-alive sockets (:class:`RawHttpClient`); being stateless, a session
+                opens no connection until its first call
 ========== ===============================================================================
 
 What each session calls comes from a *plan*: ``plan(session, n) -> (tool, arguments)`` for the
@@ -45,12 +49,24 @@ from typing import Any, Literal, TextIO, cast, get_args
 from urllib.parse import urlsplit
 
 import attrs
+import h11
 import httpx2
 import trio
 import wsproto
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.inbound import (
+    MCP_METHOD_HEADER,
+    MCP_NAME_HEADER,
+    MCP_PROTOCOL_VERSION_HEADER,
+    encode_header_value,
+)
+from mcp_types import (
+    CLIENT_CAPABILITIES_META_KEY,
+    CLIENT_INFO_META_KEY,
+    PROTOCOL_VERSION_META_KEY,
+)
 from wsproto import ConnectionType
 from wsproto.connection import ConnectionState
 from wsproto.events import (
@@ -65,10 +81,10 @@ from wsproto.utilities import RemoteProtocolError
 
 from mcp_edge.ws_client import WebSocketTransport
 
-Transport = Literal["http", "http-legacy", "sse", "ws", "ws-raw"]
+Transport = Literal["http", "http-legacy", "sse", "ws", "ws-raw", "http-raw"]
 TRANSPORTS: tuple[Transport, ...] = get_args(Transport)
 SDK_TRANSPORTS: tuple[Transport, ...] = ("http", "http-legacy", "sse", "ws")
-"""The transports the SDK's own client drives (``--transport all``); ``ws-raw`` is opt-in."""
+"""The transports the SDK's own client drives (``--transport all``); the raw ones are opt-in."""
 Plan = Callable[[int, int], tuple[str, dict[str, Any]]]
 """``plan(session, n)``: the tool and arguments of session ``session``'s ``n``-th call."""
 
@@ -82,7 +98,7 @@ async def connect(transport: Transport, base_url: str, key: str | None) -> Async
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     if transport in ("http", "http-legacy"):
         # idle connections expire before uvicorn's 5 s keep-alive closes them under a request
-        limits = httpx2.Limits(max_connections=None, keepalive_expiry=2.0)
+        limits = httpx2.Limits(max_connections=None, keepalive_expiry=_KEEPALIVE)
         async with httpx2.AsyncClient(headers=headers, timeout=60, limits=limits) as http:
             stream = streamable_http_client(base_url + "/mcp", http_client=http)
             mode = "legacy" if transport == "http-legacy" else "auto"
@@ -96,6 +112,12 @@ async def connect(transport: Transport, base_url: str, key: str | None) -> Async
         ws_url = "ws" + base_url.removeprefix("http") + "/ws"
         async with raw_websocket_client(ws_url, headers) as raw:
             yield raw  # type: ignore[misc]
+    elif transport == "http-raw":
+        raw_http = RawHttpClient.to(base_url + "/mcp", headers)
+        try:
+            yield raw_http  # type: ignore[misc]
+        finally:
+            raw_http.close()
     elif transport == "ws":
         ws_url = "ws" + base_url.removeprefix("http") + "/ws"
         async with Client(WebSocketTransport(ws_url, headers=headers)) as client:
@@ -106,7 +128,7 @@ async def connect(transport: Transport, base_url: str, key: str | None) -> Async
 
 @attrs.frozen
 class RawResult:
-    """A ``tools/call`` answer as :class:`RawWebSocketClient` gives it."""
+    """A ``tools/call`` answer as :class:`RawWebSocketClient` and :class:`RawHttpClient` give it."""
 
     is_error: bool
     content: list[Any]
@@ -260,13 +282,7 @@ class RawWebSocketClient:
         except OSError as exc:
             raise ConnectionError("the WebSocket is closed") from exc
         try:
-            view = memoryview(data)
-            while view:
-                await trio.lowlevel.wait_writable(sock)
-                try:
-                    view = view[sock.send(view) :]
-                except BlockingIOError:
-                    continue
+            await _send_all(sock, data)
         except BaseException as exc:
             # a frame cut short leaves the stream unusable: end it rather than corrupt it
             self._closed = exc
@@ -277,6 +293,17 @@ class RawWebSocketClient:
             raise
         finally:
             self._write_lock.release()
+
+
+async def _send_all(sock: socket.socket, data: bytes) -> None:
+    """Write ``data`` whole; no checkpoint when the socket takes it at once."""
+    view = memoryview(data)
+    while True:
+        with suppress(BlockingIOError):
+            view = view[sock.send(view) :]
+        if not view:
+            return
+        await trio.lowlevel.wait_writable(sock)
 
 
 async def _receive(sock: socket.socket) -> bytes:
@@ -307,6 +334,169 @@ async def _open_socket(host: str, port: int) -> socket.socket:
             raise
         return sock
     raise error
+
+
+_MODERN_VERSION = "2026-07-28"
+_MODERN_META = {
+    PROTOCOL_VERSION_META_KEY: _MODERN_VERSION,
+    CLIENT_CAPABILITIES_META_KEY: {},
+    CLIENT_INFO_META_KEY: {"name": "mcp-discord-bench", "version": "0"},
+}
+"""The per-request envelope the 2026-07-28 server requires in every request's ``params._meta``."""
+
+
+class HttpStatusError(Exception):
+    """An HTTP answer other than 200 to a call; recorded as its text (``HTTP 401``)."""
+
+
+_KEEPALIVE = 2.0
+"""Seconds a :class:`RawHttpClient` connection is reused after its last answer (uvicorn closes
+idle connections after 5 s: one must not be reused as it closes)."""
+
+
+@attrs.define
+class RawHttpClient:
+    """Just enough of a 2026-07-28 streamable HTTP client to call tools: ``call_tool(name,
+    arguments)``, one POST each, with the headers the era requires (``MCP-Protocol-Version``,
+    ``Mcp-Method``, ``Mcp-Name``; no ``Mcp-Param-*``, which only tools that declare
+    ``x-mcp-header`` arguments need) and the ``_meta`` envelope in the params.
+
+    HTTP/1.1 is h11's; the socket I/O is done here on plain non-blocking sockets, as
+    :class:`RawWebSocketClient` does, rather than through httpx2, whose connection pool and
+    models cost three times the CPU per call of ``ws-raw``. A call takes an idle keep-alive
+    connection (idle for less than :data:`_KEEPALIVE`, not closed by the server) or opens one,
+    so concurrent calls each have their own; a call that fails or is cancelled closes its own.
+
+    The answer is JSON or an SSE stream whose ``data:`` lines carry it; a status other than 200
+    raises :class:`HttpStatusError`, a JSON-RPC error ``RuntimeError`` (as ``ws-raw``'s).
+    """
+
+    _host: str
+    _port: int
+    _target: str
+    _headers: list[tuple[str, str]]
+    """Every call's headers but ``Mcp-Name`` and ``Content-Length``."""
+    _idle: list[tuple[socket.socket, h11.Connection, float]] = attrs.field(factory=list)
+    """Keep-alive connections between calls, with when each became idle (most recent last)."""
+    _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
+
+    @classmethod
+    def to(cls, url: str, headers: dict[str, str]) -> RawHttpClient:
+        """A client of the MCP endpoint ``url`` (``<base>/mcp``), sending ``headers`` too."""
+        parts = urlsplit(url)
+        if parts.hostname is None:
+            raise ValueError(f"no host in {url!r}")
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        fixed = [
+            ("host", parts.netloc),
+            ("accept", "application/json, text/event-stream"),
+            ("content-type", "application/json"),
+            (MCP_PROTOCOL_VERSION_HEADER, _MODERN_VERSION),
+            (MCP_METHOD_HEADER, "tools/call"),
+        ]
+        return cls(parts.hostname, parts.port or 80, target, [*fixed, *headers.items()])
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> RawResult:
+        request_id = next(self._ids)
+        params = {"name": name, "arguments": arguments, "_meta": _MODERN_META}
+        request = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
+        body = json.dumps(request).encode()
+        headers = [
+            *self._headers,
+            (MCP_NAME_HEADER, encode_header_value(name)),
+            ("content-length", str(len(body))),
+        ]
+        sock, http = await self._connection()
+        reusable = False
+        try:
+            data = http.send(h11.Request(method="POST", target=self._target, headers=headers))
+            data += http.send(h11.Data(body)) + http.send(h11.EndOfMessage())
+            await _send_all(sock, data)
+            response, content = await _response(sock, http)
+            reusable = http.our_state is http.their_state is h11.DONE
+        finally:
+            if reusable:
+                http.start_next_cycle()
+                self._idle.append((sock, http, trio.current_time()))
+            else:
+                _close(sock)
+        if response.status_code != 200:
+            raise HttpStatusError(f"HTTP {response.status_code}")
+        if _header(response, b"content-type").startswith(b"text/event-stream"):
+            message = _sse_answer(content.decode(), request_id)
+        else:
+            message = json.loads(content)
+        return RawResult.from_result(_result(message))
+
+    def close(self) -> None:
+        """Close the idle connections (a call's own closes when it ends)."""
+        while self._idle:
+            _close(self._idle.pop()[0])
+
+    async def _connection(self) -> tuple[socket.socket, h11.Connection]:
+        """The most recently idle connection still usable, else a new one."""
+        now = trio.current_time()
+        while self._idle:
+            sock, http, since = self._idle.pop()
+            if now - since < _KEEPALIVE and _quiet(sock):
+                return sock, http
+            _close(sock)
+        return await _open_socket(self._host, self._port), h11.Connection(h11.CLIENT)
+
+
+def _quiet(sock: socket.socket) -> bool:
+    """Nothing to read on an idle connection: not closed by the server."""
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return True
+    except OSError:
+        pass
+    return False  # its end (b""), an error, or bytes no request asked for
+
+
+def _close(sock: socket.socket) -> None:
+    trio.lowlevel.notify_closing(sock)
+    sock.close()
+
+
+async def _response(sock: socket.socket, http: h11.Connection) -> tuple[h11.Response, bytes]:
+    """The response to the request just sent on ``http``: its head and whole body."""
+    response: h11.Response | None = None
+    chunks: list[bytes] = []
+    while True:
+        event = http.next_event()
+        if event is h11.NEED_DATA:
+            http.receive_data(await _receive(sock))
+        elif isinstance(event, h11.Response):
+            response = event
+        elif isinstance(event, h11.Data):
+            chunks.append(event.data)
+        elif isinstance(event, h11.EndOfMessage):
+            assert response is not None  # h11 gives the head first
+            return response, b"".join(chunks)
+        elif isinstance(event, h11.ConnectionClosed):
+            raise ConnectionError("the server closed the connection before answering")
+
+
+def _header(response: h11.Response, name: bytes) -> bytes:
+    """The first value of header ``name`` (lower case), or b""."""
+    return next((value for key, value in response.headers if key == name), b"")
+
+
+def _sse_answer(text: str, request_id: int) -> dict[str, Any]:
+    """The JSON-RPC answer to ``request_id`` among an SSE stream's events (``data:`` lines)."""
+    data: list[str] = []
+    # SSE's line ends only: str.splitlines would also split JSON strings at U+2028 and the like
+    for line in [*text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), ""]:
+        if line.startswith("data:"):
+            data.append(line[6:] if line.startswith("data: ") else line[5:])
+        elif not line and data:  # an event's end
+            message = json.loads("\n".join(data))
+            data.clear()
+            if isinstance(message, dict) and message.get("id") == request_id:
+                return cast("dict[str, Any]", message)
+    raise ConnectionError("the SSE stream ended without the call's answer")
 
 
 def _result(message: dict[str, Any] | BaseException) -> Any:
@@ -570,6 +760,8 @@ async def _call(
             error, state = _outcome(await client.call_tool(tool, arguments))
         if scope.cancelled_caught:
             error = "timeout"
+    except HttpStatusError as exc:
+        error = str(exc)
     except Exception as exc:  # any failure of one call is a recorded error, not the run's
         error = type(exc).__name__
     recorder.finish(s, n, started, error, state, timing)
@@ -794,9 +986,11 @@ __all__ = [
     "SDK_TRANSPORTS",
     "TRANSPORTS",
     "CallRecord",
+    "HttpStatusError",
     "LoadConfig",
     "LoadResult",
     "Plan",
+    "RawHttpClient",
     "RawResult",
     "RawWebSocketClient",
     "Transport",

@@ -43,7 +43,7 @@ def add_common_arguments(
         choices=[*TRANSPORTS, "all"],
         default=transports,
         help=f"MCP transport of the clients (default {transports}; all: one run for each of "
-        f"{', '.join(SDK_TRANSPORTS)}; ws-raw: JSON-RPC frames without the SDK client)",
+        f"{', '.join(SDK_TRANSPORTS)}; ws-raw, http-raw: JSON-RPC without the SDK client)",
     )
     parser.add_argument(
         "--out",

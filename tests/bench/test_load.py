@@ -1,9 +1,11 @@
-"""The load generator's ``ws-raw`` client and open loop, against a scripted WebSocket server.
+"""The load generator's raw clients: ``ws-raw`` scripted, ``http-raw`` against real servers.
 
-The server here is wsproto over trio's TCP streams on loopback: it accepts the handshake,
-answers ``initialize``, and answers each ``tools/call`` as the test's ``answer`` says (or never),
-optionally after a ping or in two fragments, so the client's framing, ping handling, timeouts,
-in-flight cap and closed-socket path are each seen to work. Real sockets, real clock, short runs.
+The WebSocket server here is wsproto over trio's TCP streams on loopback: it accepts the
+handshake, answers ``initialize``, and answers each ``tools/call`` as the test's ``answer`` says
+(or never), optionally after a ping or in two fragments, so the client's framing, ping handling,
+timeouts, in-flight cap and closed-socket path are each seen to work. ``http-raw`` runs against
+the floor (the SDK's own 2026-07-28 server, which checks its headers and envelope) and a real
+``mcp-discord serve`` (its API keys). Real sockets, real clock, short runs.
 """
 
 from __future__ import annotations
@@ -12,12 +14,23 @@ import json
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import attrs
 import pytest
 import trio
-from bench._load import LoadConfig, LoadResult, raw_websocket_client, run_load
+from bench._load import (
+    LoadConfig,
+    LoadResult,
+    RawHttpClient,
+    _sse_answer,
+    connect,
+    raw_websocket_client,
+    run_load,
+)
+from bench._server_process import ServerProcess
+from bench.floor import echo_plan, floor_process
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
     AcceptConnection,
@@ -239,3 +252,74 @@ async def test_a_frame_bigger_than_the_socket_buffer_is_not_interleaved() -> Non
     texts = sorted(r.content[0]["text"] for r in results)
     assert texts == [*(f"small {n}" for n in range(5)), big]
     assert len(server.calls) == 6
+
+
+@pytest.mark.trio
+async def test_http_raw_calls_the_floor_and_every_call_succeeds(tmp_path: Path) -> None:
+    """Over ``http-raw`` the SDK's own server accepts each call (headers, ``_meta`` envelope):
+    an open-loop run records every scheduled call once, answered; the answer is the tool's."""
+    with trio.fail_after(60):
+        async with floor_process(tmp_path / "floor.log") as floor:
+            async with connect("http-raw", floor.base_url, None) as client:
+                raw = cast(RawHttpClient, client)
+                echoed = await raw.call_tool("echo", {"text": "héllo\nwörld"})
+                missing = await raw.call_tool("echo", {})
+                kept = len(raw._idle)  # one connection, reused
+            config = LoadConfig(
+                transport="http-raw",
+                base_url=floor.base_url,
+                keys=[None] * 3,
+                seconds=0.5,
+                warmup=0.105,
+                rate=100.0,
+            )
+            result = await run_load(config, echo_plan, progress=None)
+    assert (echoed.is_error, echoed.content[0]["text"]) == (False, "héllo\nwörld")
+    assert missing.is_error
+    assert kept == 1
+    assert "validation error" in missing.content[0]["text"]
+    assert result.offered == len(result.records) == 50
+    assert len({(r.session, r.n) for r in result.records}) == 50
+    made = [r for r in result.records if r.error != "not started"]  # (see the first test)
+    assert len(made) > 40
+    assert {r.error for r in made} == {None}
+
+
+def test_http_raw_against_the_real_server_records_a_wrong_key_as_401(tmp_path: Path) -> None:
+    """``mcp-discord serve``: the agent's key gets answers; a wrong key, "HTTP 401" per call."""
+    server = ServerProcess.start(tmp_path, env={"MCP_DISCORD_LOG_LEVEL": "warning"}, timeout=60)
+    try:
+        config = LoadConfig(
+            transport="http-raw",
+            base_url=server.base,
+            keys=[server.keys["scribe"], "mcpd_not-a-key"],
+            seconds=0.5,
+            warmup=0.105,
+            rate=20.0,
+        )
+
+        def plan(_session: int, _n: int) -> tuple[str, dict[str, Any]]:
+            return "list_guilds", {}
+
+        result = trio.run(lambda: run_load(config, plan, progress=None))
+    finally:
+        server.stop()
+    made = [r for r in result.records if r.error != "not started"]
+    assert {r.error for r in made if r.session == 0} == {None}
+    assert {r.error for r in made if r.session == 1} == {"HTTP 401"}
+    assert len(made) >= 6
+
+
+def test_sse_answers_are_found_among_the_stream_s_events() -> None:
+    """The answer to the call is the event with its id, after others, over several data lines;
+    only CR and LF end lines (a JSON string may hold U+2028 raw)."""
+    answer = {"jsonrpc": "2.0", "id": 7, "result": {"content": ["\u2028\x85"]}}
+    stream = (
+        ": a comment\r\n\r\n"
+        'event: message\r\ndata: {"jsonrpc": "2.0", "method": "notifications/progress"}\r\n\r\n'
+        'data: {"jsonrpc": "2.0", "id": 6, "result": {}}\n\n'
+        'data:{"jsonrpc": "2.0", "id": 7,\ndata: "result": {"content": ["\u2028\x85"]}}\n'
+    )
+    assert _sse_answer(stream, 7) == answer
+    with pytest.raises(ConnectionError):
+        _sse_answer(stream, 8)
